@@ -1,0 +1,53 @@
+# cv_flags.m4 — compiler-flag and ISA probes for cogvideo.c.
+
+# CV_CHECK_CFLAG(FLAG, [ACTION-IF-OK], [ACTION-IF-NOT], [EXTRA-LDFLAGS])
+# Succeeds when $CC compiles and links a trivial program with FLAG (and
+# -Werror, so that "unknown option" warnings count as failures).
+AC_DEFUN([CV_CHECK_CFLAG], [
+  AS_VAR_PUSHDEF([cv_var], [cv_cv_cflag_$1])
+  AC_CACHE_CHECK([whether $CC accepts $1], [cv_var], [
+    cv_save_CFLAGS=$CFLAGS; cv_save_LDFLAGS=$LDFLAGS
+    CFLAGS="$CFLAGS -Werror $1"; LDFLAGS="$LDFLAGS $4"
+    AC_LINK_IFELSE([AC_LANG_PROGRAM([], [return 0;])],
+                   [AS_VAR_SET([cv_var], [yes])], [AS_VAR_SET([cv_var], [no])])
+    CFLAGS=$cv_save_CFLAGS; LDFLAGS=$cv_save_LDFLAGS])
+  AS_VAR_IF([cv_var], [yes], [$2], [$3])
+  AS_VAR_POPDEF([cv_var])
+])
+
+# CV_CHECK_AVX2([ACTION-IF-OK])
+# The AVX2 tier is AVX2 + FMA + F16C.  Like libsodium: check that the flags
+# are accepted AND that intrinsics from all three compile and link; only then
+# substitute CFLAGS_AVX2 (used on simd/x86/*_avx2.c files only, so the rest of
+# the library still runs on CPUs without AVX2).
+AC_DEFUN([CV_CHECK_AVX2], [
+  AC_CACHE_CHECK([for AVX2+FMA+F16C intrinsics], [cv_cv_avx2], [
+    cv_save_CFLAGS=$CFLAGS
+    CFLAGS="$CFLAGS -mavx2 -mfma -mf16c"
+    AC_LINK_IFELSE([AC_LANG_PROGRAM([[#include <immintrin.h>]], [[
+      __m256 a = _mm256_set1_ps(1.0f);
+      __m256i i = _mm256_add_epi32(_mm256_set1_epi32(1), _mm256_set1_epi32(2));
+      a = _mm256_fmadd_ps(a, a, _mm256_cvtepi32_ps(i));
+      __m128i h = _mm256_cvtps_ph(a, 0);
+      a = _mm256_cvtph_ps(h);
+      return (int)_mm256_cvtss_f32(a);]])],
+      [cv_cv_avx2=yes], [cv_cv_avx2=no])
+    CFLAGS=$cv_save_CFLAGS])
+  AS_IF([test "x$cv_cv_avx2" = xyes], [
+    AC_SUBST([CFLAGS_AVX2], ["-mavx2 -mfma -mf16c"])
+    $1])
+])
+
+# CV_CHECK_NEON([ACTION-IF-OK])
+# AArch64 always has Advanced SIMD; still check that arm_neon.h works.
+AC_DEFUN([CV_CHECK_NEON], [
+  AC_CACHE_CHECK([for NEON intrinsics], [cv_cv_neon], [
+    AC_LINK_IFELSE([AC_LANG_PROGRAM([[#include <arm_neon.h>]], [[
+      float32x4_t a = vdupq_n_f32(1.0f);
+      a = vfmaq_f32(a, a, a);
+      float16x4_t h = vcvt_f16_f32(a);
+      a = vcvt_f32_f16(h);
+      return (int)vaddvq_f32(a);]])],
+      [cv_cv_neon=yes], [cv_cv_neon=no])])
+  AS_IF([test "x$cv_cv_neon" = xyes], [$1])
+])

@@ -1,0 +1,27 @@
+/* ref.h — the reference kernels: readable, scalar, single-threaded C; the specification every twin is tested against (see src/kernels.h). */
+#ifndef CV_REFERENCE_REF_H
+#define CV_REFERENCE_REF_H
+
+#include "kernels.h"
+
+decl_dot_fn(cv_dot_f32_ref);
+decl_sum_fn(cv_sum_f32_ref);
+decl_axpy_fn(cv_axpy_f32_ref);
+decl_binary_fn(cv_add_f32_ref);
+decl_binary_fn(cv_mul_f32_ref);
+decl_scale_fn(cv_scale_f32_ref);
+decl_unary_fn(cv_gelu_f32_ref);
+decl_softmax_fn(cv_softmax_f32_ref);
+decl_layernorm_fn(cv_layernorm_f32_ref);
+decl_cvt_fn(cv_f16_to_f32_ref);
+decl_cvt_fn(cv_bf16_to_f32_ref);
+decl_gemv_fn(cv_gemv_f32_ref);
+decl_gemv_fn(cv_gemv_f16_ref);
+decl_gemv_fn(cv_gemv_bf16_ref);
+decl_gemv_fn(cv_gemv_q8_0_ref);
+decl_gemm_fn(cv_gemm_f32_ref);
+decl_gemm_fn(cv_gemm_f16_ref);
+decl_gemm_fn(cv_gemm_bf16_ref);
+decl_gemm_fn(cv_gemm_q8_0_ref);
+
+#endif

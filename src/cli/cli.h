@@ -1,0 +1,26 @@
+/* cli.h — the cogvideo command line: one function per subcommand.
+ * Conventions (DESIGN.md §5): results on stdout, errors as one line
+ * "cogvideo: FILE: what is wrong (expected ...)" on stderr; exit 0 success,
+ * 1 runtime failure, 2 usage error. */
+#ifndef CV_CLI_H
+#define CV_CLI_H
+
+#include <stdio.h>
+
+#include "cv_status.h"
+
+enum { CV_EXIT_OK = 0, CV_EXIT_FAIL = 1, CV_EXIT_USAGE = 2 };
+
+int cv_cmd_info(int argc, char **argv);
+
+/* Prints "cogvideo: <msg>" (one line) to stderr and returns `code`. */
+int cv_cli_fail(int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Maps a library status to an exit code: argument errors are usage errors. */
+int cv_cli_exit_for(cv_status s);
+
+#endif

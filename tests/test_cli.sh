@@ -1,0 +1,70 @@
+#!/bin/sh
+# test_cli.sh — the command-line contract of DESIGN.md §5 for what exists so
+# far: help, version, exit codes, one-line errors, `info --cpu`, COGVIDEO_ISA.
+set -u
+CV="${CV_EXEC:+$CV_EXEC }${top_builddir:-.}/cogvideo"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/cv_cli.XXXXXX") || exit 99
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+n=0
+
+# expect CODE DESCRIPTION -- command...   (stdout -> $tmp/out, stderr -> $tmp/err)
+expect() {
+  want=$1; what=$2; shift 3
+  n=$((n + 1))
+  "$@" >"$tmp/out" 2>"$tmp/err"
+  got=$?
+  if [ "$got" -ne "$want" ]; then
+    echo "FAIL: $what: exit $got (expected $want)"; sed 's/^/  stderr: /' "$tmp/err"
+    fails=$((fails + 1)); return 1
+  fi
+  echo "ok: $what"
+}
+
+# stderr must be exactly one line starting with "cogvideo: " and containing $1
+one_line_error() {
+  n=$((n + 1))
+  lines=$(wc -l <"$tmp/err")
+  if [ "$lines" -ne 1 ] || ! grep -q "^cogvideo: .*$1" "$tmp/err"; then
+    echo "FAIL: expected one error line mentioning '$1', got:"; sed 's/^/  stderr: /' "$tmp/err"
+    fails=$((fails + 1)); return 1
+  fi
+}
+
+contains() { # FILE TEXT
+  n=$((n + 1))
+  if ! grep -q -- "$2" "$1"; then
+    echo "FAIL: $(basename "$1") lacks '$2':"; sed 's/^/  | /' "$1"; fails=$((fails + 1)); return 1
+  fi
+}
+
+expect 0 "--help" -- $CV --help && contains "$tmp/out" "usage: cogvideo COMMAND"
+expect 0 "--version" -- $CV --version && contains "$tmp/out" "^cogvideo [0-9]"
+expect 2 "no arguments" -- $CV
+expect 2 "unknown command" -- $CV frobnicate && one_line_error "unknown command 'frobnicate'"
+for c in generate convert convert-vqvae convert-tokenizer logits forward decode tokenize clusters bench; do
+  expect 2 "$c is not implemented yet" -- $CV "$c" && one_line_error "$c: not implemented yet"
+done
+expect 0 "info --help" -- $CV info --help && contains "$tmp/out" "usage: cogvideo info"
+expect 2 "info without arguments" -- $CV info
+expect 2 "info --bogus" -- $CV info --bogus && one_line_error "unknown option '--bogus'"
+expect 0 "info --cpu" -- $CV info --cpu && contains "$tmp/out" "^chosen: "
+expect 1 "info on a missing file" -- $CV info "$tmp/missing.gguf" && one_line_error "missing.gguf"
+
+# COGVIDEO_ISA: ref always works; unknown names and absent levels are refused.
+expect 0 "COGVIDEO_ISA=ref" -- env COGVIDEO_ISA=ref $CV info --cpu &&
+  contains "$tmp/out" "^chosen: *ref (forced"
+expect 2 "COGVIDEO_ISA=bogus" -- env COGVIDEO_ISA=bogus $CV info --cpu &&
+  one_line_error "COGVIDEO_ISA=bogus: unknown level"
+case "$(uname -m)" in aarch64) absent=avx2 ;; *) absent=neon ;; esac
+if [ -n "${CV_EXEC:-}" ]; then absent=avx2; fi   # cross run: the target is aarch64
+expect 2 "COGVIDEO_ISA=$absent on a CPU without it" -- env COGVIDEO_ISA=$absent $CV info --cpu &&
+  one_line_error "COGVIDEO_ISA=$absent"
+# The best level this CPU has can be forced by name.
+$CV info --cpu >"$tmp/cpu" 2>&1
+best=$(sed -n 's/^chosen: *\([a-z0-9]*\).*/\1/p' "$tmp/cpu")
+expect 0 "COGVIDEO_ISA=$best (the detected best)" -- env COGVIDEO_ISA="$best" $CV info --cpu &&
+  contains "$tmp/out" "^chosen: *$best"
+
+echo "$((n - fails)) of $n checks passed"
+[ "$fails" -eq 0 ]
