@@ -1,0 +1,193 @@
+/* linear.c — threaded GEMV / GEMM over the single-threaded kernels.
+ *
+ * Work is split over output rows (weight rows) in chunks of CV_LINEAR_CHUNK:
+ * each thread reads a disjoint slice of W, which is what a memory-bound GEMV
+ * wants, and every output element is computed whole by one kernel call, so
+ * the thread count cannot change a bit of the result (see linear.h). */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "linear.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#ifdef HAVE_OPENBLAS
+#include <cblas.h>
+#endif
+
+size_t cv_rows_nbytes(cv_type t, size_t rows, size_t cols)
+{
+    size_t row;
+    switch (t) {
+    case CV_TYPE_F32:
+        if (cols > SIZE_MAX / 4)
+            return 0;
+        row = cols * 4;
+        break;
+    case CV_TYPE_F16:
+    case CV_TYPE_BF16:
+        if (cols > SIZE_MAX / 2)
+            return 0;
+        row = cols * 2;
+        break;
+    case CV_TYPE_Q8_0:
+        if (cols % CV_QK8_0 != 0)
+            return 0;
+        row = cols / CV_QK8_0 * sizeof(cv_block_q8_0);
+        break;
+    default:
+        return 0;
+    }
+    if (row != 0 && rows > SIZE_MAX / row)
+        return 0;
+    return rows * row;
+}
+
+cv_gemv_fn cv_gemv_kernel(const cv_kernels *k, cv_type t)
+{
+    switch (t) {
+    case CV_TYPE_F32: return k->gemv_f32;
+    case CV_TYPE_F16: return k->gemv_f16;
+    case CV_TYPE_BF16: return k->gemv_bf16;
+    case CV_TYPE_Q8_0: return k->gemv_q8_0;
+    }
+    return NULL;
+}
+
+cv_gemm_fn cv_gemm_kernel(const cv_kernels *k, cv_type t)
+{
+    switch (t) {
+    case CV_TYPE_F32: return k->gemm_f32;
+    case CV_TYPE_F16: return k->gemm_f16;
+    case CV_TYPE_BF16: return k->gemm_bf16;
+    case CV_TYPE_Q8_0: return k->gemm_q8_0;
+    }
+    return NULL;
+}
+
+/* A known type, and for q8_0 whole blocks per row (cols == 0 is allowed:
+ * every output is an empty sum). */
+static int shape_ok(cv_type t, size_t cols)
+{
+    return cv_rows_nbytes(t, 1, CV_QK8_0) != 0 && (t != CV_TYPE_Q8_0 || cols % CV_QK8_0 == 0);
+}
+
+/* What the kernels cannot take gets a NaN output rather than a crash. */
+static void poison(float *y, size_t m, size_t n, size_t ldy)
+{
+    for (size_t i = 0; i < m; i++)
+        for (size_t r = 0; r < n; r++)
+            y[i * ldy + r] = NAN;
+}
+
+#ifdef _OPENMP
+static int thread_count(int nthreads)
+{
+    return nthreads > 0 ? nthreads : omp_get_max_threads();
+}
+#endif
+
+void cv_gemv(const cv_kernels *k, cv_type t, size_t rows, size_t cols, const void *w,
+             const float *x, float *y, int nthreads)
+{
+    const cv_gemv_fn fn = cv_gemv_kernel(k, t);
+    if (!fn || !shape_ok(t, cols)) {
+        poison(y, 1, rows, rows);
+        return;
+    }
+    const size_t row_bytes = cv_rows_nbytes(t, 1, cols);
+    const size_t nchunks = (rows + CV_LINEAR_CHUNK - 1) / CV_LINEAR_CHUNK;
+#ifdef _OPENMP
+    const int nt = thread_count(nthreads);
+#pragma omp parallel for schedule(static) num_threads(nt) if (nchunks > 1 && nt > 1)
+#else
+    (void)nthreads;
+#endif
+    for (size_t c = 0; c < nchunks; c++) {
+        const size_t r0 = c * CV_LINEAR_CHUNK;
+        const size_t nr = rows - r0 < CV_LINEAR_CHUNK ? rows - r0 : CV_LINEAR_CHUNK;
+        fn(nr, cols, (const char *)w + r0 * row_bytes, x, y + r0);
+    }
+}
+
+void cv_gemm_kernels(const cv_kernels *k, cv_type t, size_t m, size_t n, size_t kdim,
+                     const float *x, size_t ldx, const void *w, float *y, size_t ldy,
+                     int nthreads)
+{
+    const cv_gemm_fn fn = cv_gemm_kernel(k, t);
+    if (!fn || !shape_ok(t, kdim)) {
+        poison(y, m, n, ldy);
+        return;
+    }
+    const size_t row_bytes = cv_rows_nbytes(t, 1, kdim);
+    const size_t nchunks = (n + CV_LINEAR_CHUNK - 1) / CV_LINEAR_CHUNK;
+#ifdef _OPENMP
+    const int nt = thread_count(nthreads);
+#pragma omp parallel for schedule(static) num_threads(nt) if (nchunks > 1 && nt > 1)
+#else
+    (void)nthreads;
+#endif
+    for (size_t c = 0; c < nchunks; c++) {
+        const size_t r0 = c * CV_LINEAR_CHUNK;
+        const size_t nr = n - r0 < CV_LINEAR_CHUNK ? n - r0 : CV_LINEAR_CHUNK;
+        fn(m, nr, kdim, x, ldx, (const char *)w + r0 * row_bytes, y + r0, ldy);
+    }
+}
+
+#ifdef HAVE_OPENBLAS
+/* OpenBLAS's own threading splits the work by the thread count, and its
+ * result then changes with the thread count (measured: for m = 13 .. 1000,
+ * n = 296 .. 12288, k = 448 .. 12288, 0.5 % to 50 % of the outputs differ in
+ * the last bits between 1, 2, 3 and 4 threads).  So it is told to use ONE
+ * thread, and the fixed chunks of CV_LINEAR_BLAS_CHUNK weight rows are
+ * spread over OpenMP threads as for the kernels: one chunk is always the
+ * same single-threaded call, whatever thread runs it.  This is OpenBLAS's
+ * documented way to be called from a threaded program (no oversubscription)
+ * and was measured as fast as its own 2-thread sgemm on 2 cores.
+ * Returns 0 (use the kernels) if it cannot take the call. */
+static int blas_gemm(size_t m, size_t n, size_t kdim, const float *x, size_t ldx, const float *w,
+                     float *y, size_t ldy, int nthreads)
+{
+    if (m > INT_MAX || kdim > INT_MAX || ldx > INT_MAX || ldy > INT_MAX)
+        return 0;
+    if (openblas_get_num_threads() != 1) {
+#ifdef _OPENMP
+        if (omp_in_parallel()) /* not ours to change from inside a region */
+            return 0;
+#endif
+        openblas_set_num_threads(1);
+    }
+    const size_t nchunks = (n + CV_LINEAR_BLAS_CHUNK - 1) / CV_LINEAR_BLAS_CHUNK;
+#ifdef _OPENMP
+    const int nt = thread_count(nthreads);
+#pragma omp parallel for schedule(static) num_threads(nt) if (nchunks > 1 && nt > 1)
+#else
+    (void)nthreads;
+#endif
+    for (size_t c = 0; c < nchunks; c++) {
+        const size_t r0 = c * CV_LINEAR_BLAS_CHUNK;
+        const size_t nr = n - r0 < CV_LINEAR_BLAS_CHUNK ? n - r0 : CV_LINEAR_BLAS_CHUNK;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)nr, (int)kdim, 1.0f, x,
+                    (int)ldx, w + r0 * kdim, (int)kdim, 0.0f, y + r0, (int)ldy);
+    }
+    return 1;
+}
+#endif
+
+void cv_gemm(const cv_kernels *k, cv_type t, size_t m, size_t n, size_t kdim, const float *x,
+             size_t ldx, const void *w, float *y, size_t ldy, int nthreads)
+{
+#ifdef HAVE_OPENBLAS
+    /* kdim == 0 is left to the kernels: BLAS wants leading dimensions >= 1 */
+    if (t == CV_TYPE_F32 && m >= 2 && n >= 1 && kdim >= 1 &&
+        blas_gemm(m, n, kdim, x, ldx, w, y, ldy, nthreads))
+        return;
+#endif
+    cv_gemm_kernels(k, t, m, n, kdim, x, ldx, w, y, ldy, nthreads);
+}
