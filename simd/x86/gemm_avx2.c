@@ -1,0 +1,257 @@
+/* gemm_avx2.c — AVX2+FMA+F16C twins of Y = X W^T for f32, f16, bf16 and
+ * q8_0 weights.
+ *
+ * The classic GotoBLAS/BLIS structure, with W as the packed operand:
+ *   - W is cut into panels of NR = 16 rows x KC columns.  A panel is widened
+ *     to float (exact for every type) and stored k-major, p[c*16 + j] =
+ *     W[r0+j, k0+c], so that one k step of the micro-kernel reads 16 output
+ *     columns with two aligned loads.  Packing, the only type-specific step,
+ *     happens once per panel and is amortised over every activation row;
+ *   - the micro-kernel computes an MR = 6 rows x 16 columns tile of Y in 12
+ *     ymm accumulators: per k, 2 loads of W, 6 broadcasts of X, 12 FMAs;
+ *   - KC = 256 keeps a panel (16 KiB) in L1 and a block of X rows
+ *     (MC x KC floats) in L2; Y carries the sums from one KC block to the
+ *     next.
+ * Every Y element is one FMA chain over k = 0 .. k-1 in natural order,
+ * stored to Y and reloaded between KC blocks (a float store is exact), so it
+ * does not depend on the tile its row or column falls in: tails (mr < 6,
+ * fewer than 16 columns) run the same chain.  Splitting rows over threads
+ * therefore changes no bit of the result. */
+#include "x86.h"
+
+#include "avx2_util.h"
+
+enum {
+    MR = 6,   /* activation rows per micro-tile */
+    NR = 16,  /* weight rows (output columns) per panel */
+    KC = 256, /* k per panel; a multiple of CV_QK8_0 and of 8 */
+    MC = 120  /* activation rows per X block (MC*KC floats = 120 KiB, in L2) */
+};
+
+/* Transposes an 8x8 block: rows s[0..7] (8 floats each, from column c) go to
+ * dst[c'*NR + j] = s[j][c + c'] for c' < 8. */
+static inline void transpose8(const float *const s[8], size_t c, float *dst)
+{
+    __m256 r0 = _mm256_loadu_ps(s[0] + c), r1 = _mm256_loadu_ps(s[1] + c);
+    __m256 r2 = _mm256_loadu_ps(s[2] + c), r3 = _mm256_loadu_ps(s[3] + c);
+    __m256 r4 = _mm256_loadu_ps(s[4] + c), r5 = _mm256_loadu_ps(s[5] + c);
+    __m256 r6 = _mm256_loadu_ps(s[6] + c), r7 = _mm256_loadu_ps(s[7] + c);
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+    __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+    __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+    __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xee);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xee);
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xee);
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xee);
+    _mm256_store_ps(dst + 0 * NR, _mm256_permute2f128_ps(u0, u4, 0x20));
+    _mm256_store_ps(dst + 1 * NR, _mm256_permute2f128_ps(u1, u5, 0x20));
+    _mm256_store_ps(dst + 2 * NR, _mm256_permute2f128_ps(u2, u6, 0x20));
+    _mm256_store_ps(dst + 3 * NR, _mm256_permute2f128_ps(u3, u7, 0x20));
+    _mm256_store_ps(dst + 4 * NR, _mm256_permute2f128_ps(u0, u4, 0x31));
+    _mm256_store_ps(dst + 5 * NR, _mm256_permute2f128_ps(u1, u5, 0x31));
+    _mm256_store_ps(dst + 6 * NR, _mm256_permute2f128_ps(u2, u6, 0x31));
+    _mm256_store_ps(dst + 7 * NR, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+
+/* p[c*NR + j] = s[j][c] for j < 16, c < kc (p is 32-byte aligned) */
+static void transpose_panel(const float *const s[NR], size_t kc, float *p)
+{
+    size_t c = 0;
+    for (; c + 8 <= kc; c += 8) {
+        transpose8(s, c, p + c * NR);
+        transpose8(s + 8, c, p + c * NR + 8);
+    }
+    for (; c < kc; c++)
+        for (size_t j = 0; j < NR; j++)
+            p[c * NR + j] = s[j][c];
+}
+
+/* dst[0..kc) = W[r, k0..k0+kc) widened to float (t is not f32) */
+static inline void widen_row(cv_type t, const void *w, size_t k, size_t r, size_t k0, size_t kc,
+                             float *dst)
+{
+    if (t == CV_TYPE_Q8_0) { /* k and k0 are multiples of 32: whole blocks */
+        const unsigned char *blk = (const unsigned char *)w + (r * k + k0) / CV_QK8_0 * CV_Q8_0_BYTES;
+        for (size_t c = 0; c < kc; c += CV_QK8_0, blk += CV_Q8_0_BYTES) {
+            __m256 d = cv_avx2_q8_scale(blk);
+            for (size_t j = 0; j < CV_QK8_0; j += 8)
+                _mm256_storeu_ps(dst + c + j, _mm256_mul_ps(d, cv_avx2_load_i8(cv_avx2_q8_qs(blk) + j)));
+        }
+        return;
+    }
+    const uint16_t *src = (const uint16_t *)w + r * k + k0;
+    size_t c = 0;
+    if (t == CV_TYPE_F16) {
+        for (; c + 8 <= kc; c += 8)
+            _mm256_storeu_ps(dst + c, cv_avx2_load_f16(src + c));
+        if (c < kc)
+            _mm256_storeu_ps(dst + c, cv_avx2_load_f16_part(src + c, kc - c));
+    } else {
+        for (; c + 8 <= kc; c += 8)
+            _mm256_storeu_ps(dst + c, cv_avx2_load_bf16(src + c));
+        if (c < kc)
+            _mm256_storeu_ps(dst + c, cv_avx2_load_bf16_part(src + c, kc - c));
+    }
+}
+
+/* Packs W[r0..r0+nr, k0..k0+kc) into p (rows past nr are zero).  Weights
+ * that are not f32 are first widened row by row into tmp[NR][KC + 8]. */
+static void pack_panel(cv_type t, const void *w, size_t k, size_t r0, size_t nr, size_t k0,
+                       size_t kc, float *tmp, float *p)
+{
+    static const float zeros[KC] = { 0 };
+    const float *s[NR];
+    for (size_t j = 0; j < NR; j++) {
+        if (j >= nr) {
+            s[j] = zeros;
+        } else if (t == CV_TYPE_F32) {
+            s[j] = (const float *)w + (r0 + j) * k + k0;
+        } else {
+            widen_row(t, w, k, r0 + j, k0, kc, tmp + j * (KC + 8));
+            s[j] = tmp + j * (KC + 8);
+        }
+    }
+    transpose_panel(s, kc, p);
+}
+
+/* A partial tile (nc < NR columns) of Y goes through buf, so that nothing
+ * past column nc is read or written. */
+static void partial_to_buf(size_t mr, size_t nc, const float *y, size_t ldy, float buf[][NR])
+{
+    for (size_t i = 0; i < mr; i++)
+        for (size_t j = 0; j < NR; j++)
+            buf[i][j] = j < nc ? y[i * ldy + j] : 0.0f;
+}
+
+static void buf_to_partial(size_t mr, size_t nc, float buf[][NR], float *y, size_t ldy)
+{
+    for (size_t i = 0; i < mr; i++)
+        for (size_t j = 0; j < nc; j++)
+            y[i * ldy + j] = buf[i][j];
+}
+
+/* Y[0..mr, 0..nc) (+)= X[0..mr, 0..kc) * panel: the micro-kernel.  mr is a
+ * constant after inlining and every loop over it is unrolled, so the
+ * accumulators live in registers (no array of them may escape into a call,
+ * or clang keeps them in memory). */
+static inline __attribute__((always_inline)) void tile(size_t mr, size_t kc, const float *x, size_t ldx,
+                                                       const float *p, float *y, size_t ldy,
+                                                       size_t nc, int first)
+{
+    _Alignas(32) float buf[MR][NR];
+    const float *src = y;
+    size_t ld = ldy;
+    if (nc < NR) {
+        if (!first)
+            partial_to_buf(mr, nc, y, ldy, buf);
+        src = buf[0];
+        ld = NR;
+    }
+    __m256 c0[MR], c1[MR];
+    CV_UNROLL
+    for (size_t i = 0; i < mr; i++) {
+        c0[i] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(src + i * ld);
+        c1[i] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(src + i * ld + 8);
+    }
+    for (size_t kk = 0; kk < kc; kk++) {
+        __m256 w0 = _mm256_load_ps(p + kk * NR), w1 = _mm256_load_ps(p + kk * NR + 8);
+        CV_UNROLL
+        for (size_t i = 0; i < mr; i++) {
+            __m256 xb = _mm256_broadcast_ss(x + i * ldx + kk);
+            c0[i] = _mm256_fmadd_ps(xb, w0, c0[i]);
+            c1[i] = _mm256_fmadd_ps(xb, w1, c1[i]);
+        }
+    }
+    float *dst = nc < NR ? buf[0] : y;
+    CV_UNROLL
+    for (size_t i = 0; i < mr; i++) {
+        _mm256_storeu_ps(dst + i * ld, c0[i]);
+        _mm256_storeu_ps(dst + i * ld + 8, c1[i]);
+    }
+    if (nc < NR)
+        buf_to_partial(mr, nc, buf, y, ldy);
+}
+
+/* One function per tile height.  They must stay distinct functions: with
+ * six inline calls in a switch, clang merges them into one call with mr as
+ * a variable before inlining, and the accumulators end up in memory. */
+#define CV_DEFINE_TILE(R)                                                                   \
+    static void tile_##R(size_t kc, const float *x, size_t ldx, const float *p, float *y, \
+                         size_t ldy, size_t nc, int first)                                  \
+    {                                                                                       \
+        tile(R, kc, x, ldx, p, y, ldy, nc, first);                                          \
+    }
+CV_DEFINE_TILE(1)
+CV_DEFINE_TILE(2)
+CV_DEFINE_TILE(3)
+CV_DEFINE_TILE(4)
+CV_DEFINE_TILE(5)
+CV_DEFINE_TILE(6)
+
+typedef void (*tile_fn)(size_t kc, const float *x, size_t ldx, const float *p, float *y,
+                        size_t ldy, size_t nc, int first);
+
+/* All rows of an X block against one packed panel. */
+static void block_times_panel(size_t mb, size_t kc, const float *x, size_t ldx, const float *p,
+                              float *y, size_t ldy, size_t nc, int first)
+{
+    static const tile_fn tiles[MR + 1] = { NULL, tile_1, tile_2, tile_3, tile_4, tile_5, tile_6 };
+    for (size_t i = 0; i < mb; i += MR)
+        tiles[mb - i < MR ? mb - i : MR](kc, x + i * ldx, ldx, p, y + i * ldy, ldy, nc, first);
+}
+
+static void gemm_typed(cv_type t, size_t m, size_t n, size_t k, const float *x, size_t ldx,
+                       const void *w, float *y, size_t ldy)
+{
+    _Alignas(32) float p[KC * NR];
+    _Alignas(32) float tmp[NR * (KC + 8)];
+    if (m == 0 || n == 0)
+        return;
+    if (k == 0) { /* empty sums */
+        for (size_t i = 0; i < m; i++)
+            for (size_t r = 0; r < n; r++)
+                y[i * ldy + r] = 0.0f;
+        return;
+    }
+    /* equal X blocks of at most MC rows, a multiple of MR when possible */
+    const size_t nblk = (m + MC - 1) / MC;
+    const size_t mc = ((m + nblk - 1) / nblk + MR - 1) / MR * MR;
+    for (size_t i0 = 0; i0 < m; i0 += mc) {
+        const size_t mb = m - i0 < mc ? m - i0 : mc;
+        for (size_t k0 = 0; k0 < k; k0 += KC) {
+            const size_t kc = k - k0 < KC ? k - k0 : KC;
+            for (size_t r0 = 0; r0 < n; r0 += NR) {
+                const size_t nr = n - r0 < NR ? n - r0 : NR;
+                pack_panel(t, w, k, r0, nr, k0, kc, tmp, p);
+                block_times_panel(mb, kc, x + i0 * ldx + k0, ldx, p, y + i0 * ldy + r0, ldy, nr,
+                                  k0 == 0);
+            }
+        }
+    }
+}
+
+void cv_gemm_f32_avx2(size_t m, size_t n, size_t k, const float *x, size_t ldx, const void *w,
+                      float *y, size_t ldy)
+{
+    gemm_typed(CV_TYPE_F32, m, n, k, x, ldx, w, y, ldy);
+}
+
+void cv_gemm_f16_avx2(size_t m, size_t n, size_t k, const float *x, size_t ldx, const void *w,
+                      float *y, size_t ldy)
+{
+    gemm_typed(CV_TYPE_F16, m, n, k, x, ldx, w, y, ldy);
+}
+
+void cv_gemm_bf16_avx2(size_t m, size_t n, size_t k, const float *x, size_t ldx, const void *w,
+                       float *y, size_t ldy)
+{
+    gemm_typed(CV_TYPE_BF16, m, n, k, x, ldx, w, y, ldy);
+}
+
+/* k must be a multiple of 32 */
+void cv_gemm_q8_0_avx2(size_t m, size_t n, size_t k, const float *x, size_t ldx, const void *w,
+                       float *y, size_t ldy)
+{
+    gemm_typed(CV_TYPE_Q8_0, m, n, k, x, ldx, w, y, ldy);
+}

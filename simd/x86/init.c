@@ -1,0 +1,30 @@
+/* init.c — installs the AVX2+FMA+F16C twins.  Compiled without AVX flags:
+ * it only stores pointers, and stores them only when the CPU (and the OS)
+ * can run them. */
+#include "x86.h"
+
+void cv_kernels_init_x86(cv_kernels *k, unsigned flags)
+{
+    if (!(flags & CV_CPU_AVX2))
+        return;
+    k->dot_f32 = cv_dot_f32_avx2;
+    k->sum_f32 = cv_sum_f32_avx2;
+    k->axpy_f32 = cv_axpy_f32_avx2;
+    k->add_f32 = cv_add_f32_avx2;
+    k->mul_f32 = cv_mul_f32_avx2;
+    k->scale_f32 = cv_scale_f32_avx2;
+    k->gelu_f32 = cv_gelu_f32_avx2;
+    k->softmax_f32 = cv_softmax_f32_avx2;
+    k->layernorm_f32 = cv_layernorm_f32_avx2;
+    k->f16_to_f32 = cv_f16_to_f32_avx2;
+    k->bf16_to_f32 = cv_bf16_to_f32_avx2;
+    k->gemv_f32 = cv_gemv_f32_avx2;
+    k->gemv_f16 = cv_gemv_f16_avx2;
+    k->gemv_bf16 = cv_gemv_bf16_avx2;
+    k->gemv_q8_0 = cv_gemv_q8_0_avx2;
+    k->gemm_f32 = cv_gemm_f32_avx2;
+    k->gemm_f16 = cv_gemm_f16_avx2;
+    k->gemm_bf16 = cv_gemm_bf16_avx2;
+    k->gemm_q8_0 = cv_gemm_q8_0_avx2;
+    k->isa = CV_ISA_AVX2;
+}
