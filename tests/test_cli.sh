@@ -51,6 +51,20 @@ expect 2 "info --bogus" -- $CV info --bogus && one_line_error "unknown option '-
 expect 0 "info --cpu" -- $CV info --cpu && contains "$tmp/out" "^chosen: "
 expect 1 "info on a missing file" -- $CV info "$tmp/missing.gguf" && one_line_error "missing.gguf"
 
+# info on a GGUF we wrote, and on broken copies of it: one-line errors, exit 1.
+sample="${top_builddir:-.}/tests/gguf_write_sample"
+if ${CV_EXEC:-} "$sample" "$tmp/s.gguf" >/dev/null 2>&1; then
+  expect 0 "info FILE.gguf" -- $CV info "$tmp/s.gguf" && contains "$tmp/out" "GGUF"
+  head -c 100 "$tmp/s.gguf" >"$tmp/trunc.gguf"
+  expect 1 "info on a truncated GGUF" -- $CV info "$tmp/trunc.gguf" && one_line_error "trunc.gguf"
+  { printf 'GGUX'; tail -c +5 "$tmp/s.gguf"; } >"$tmp/magic.gguf"
+  expect 1 "info on a GGUF with bad magic" -- $CV info "$tmp/magic.gguf" && one_line_error "magic.gguf"
+  : >"$tmp/empty.gguf"
+  expect 1 "info on an empty file" -- $CV info "$tmp/empty.gguf" && one_line_error "empty.gguf"
+else
+  n=$((n + 1)); fails=$((fails + 1)); echo "FAIL: $sample could not write a sample GGUF"
+fi
+
 # COGVIDEO_ISA: ref always works; unknown names and absent levels are refused.
 expect 0 "COGVIDEO_ISA=ref" -- env COGVIDEO_ISA=ref $CV info --cpu &&
   contains "$tmp/out" "^chosen: *ref (forced"
