@@ -93,6 +93,48 @@ static int thread_count(int nthreads)
 }
 #endif
 
+/* Calls body(ctx, r0, nr) for the fixed chunks [r0, r0+nr) of `chunk` rows
+ * covering [0, n), spread over threads.  The chunks do not depend on the
+ * thread count, so neither does any output. */
+typedef void (*chunk_fn)(const void *ctx, size_t r0, size_t nr);
+
+static void run_chunks(size_t n, size_t chunk, int nthreads, chunk_fn body, const void *ctx)
+{
+    const size_t nchunks = (n + chunk - 1) / chunk;
+#ifdef _OPENMP
+    const int nt = thread_count(nthreads);
+#pragma omp parallel for schedule(static) num_threads(nt) if (nchunks > 1 && nt > 1)
+#else
+    (void)nthreads;
+#endif
+    for (size_t c = 0; c < nchunks; c++) {
+        const size_t r0 = c * chunk;
+        body(ctx, r0, n - r0 < chunk ? n - r0 : chunk);
+    }
+}
+
+/* The arguments of one GEMV/GEMM call, shared by its chunks. */
+typedef struct {
+    cv_gemv_fn gemv;
+    cv_gemm_fn gemm;
+    size_t m, kdim, ldx, ldy, row_bytes;
+    const float *x;
+    const char *w;
+    float *y;
+} linear_call;
+
+static void gemv_chunk(const void *ctx, size_t r0, size_t nr)
+{
+    const linear_call *a = ctx;
+    a->gemv(nr, a->kdim, a->w + r0 * a->row_bytes, a->x, a->y + r0);
+}
+
+static void gemm_chunk(const void *ctx, size_t r0, size_t nr)
+{
+    const linear_call *a = ctx;
+    a->gemm(a->m, nr, a->kdim, a->x, a->ldx, a->w + r0 * a->row_bytes, a->y + r0, a->ldy);
+}
+
 void cv_gemv(const cv_kernels *k, cv_type t, size_t rows, size_t cols, const void *w,
              const float *x, float *y, int nthreads)
 {
@@ -101,19 +143,9 @@ void cv_gemv(const cv_kernels *k, cv_type t, size_t rows, size_t cols, const voi
         poison(y, 1, rows, rows);
         return;
     }
-    const size_t row_bytes = cv_rows_nbytes(t, 1, cols);
-    const size_t nchunks = (rows + CV_LINEAR_CHUNK - 1) / CV_LINEAR_CHUNK;
-#ifdef _OPENMP
-    const int nt = thread_count(nthreads);
-#pragma omp parallel for schedule(static) num_threads(nt) if (nchunks > 1 && nt > 1)
-#else
-    (void)nthreads;
-#endif
-    for (size_t c = 0; c < nchunks; c++) {
-        const size_t r0 = c * CV_LINEAR_CHUNK;
-        const size_t nr = rows - r0 < CV_LINEAR_CHUNK ? rows - r0 : CV_LINEAR_CHUNK;
-        fn(nr, cols, (const char *)w + r0 * row_bytes, x, y + r0);
-    }
+    const linear_call a = { .gemv = fn, .kdim = cols, .row_bytes = cv_rows_nbytes(t, 1, cols),
+                            .x = x, .w = w, .y = y };
+    run_chunks(rows, CV_LINEAR_CHUNK, nthreads, gemv_chunk, &a);
 }
 
 void cv_gemm_kernels(const cv_kernels *k, cv_type t, size_t m, size_t n, size_t kdim,
@@ -125,22 +157,20 @@ void cv_gemm_kernels(const cv_kernels *k, cv_type t, size_t m, size_t n, size_t 
         poison(y, m, n, ldy);
         return;
     }
-    const size_t row_bytes = cv_rows_nbytes(t, 1, kdim);
-    const size_t nchunks = (n + CV_LINEAR_CHUNK - 1) / CV_LINEAR_CHUNK;
-#ifdef _OPENMP
-    const int nt = thread_count(nthreads);
-#pragma omp parallel for schedule(static) num_threads(nt) if (nchunks > 1 && nt > 1)
-#else
-    (void)nthreads;
-#endif
-    for (size_t c = 0; c < nchunks; c++) {
-        const size_t r0 = c * CV_LINEAR_CHUNK;
-        const size_t nr = n - r0 < CV_LINEAR_CHUNK ? n - r0 : CV_LINEAR_CHUNK;
-        fn(m, nr, kdim, x, ldx, (const char *)w + r0 * row_bytes, y + r0, ldy);
-    }
+    const linear_call a = { .gemm = fn, .m = m, .kdim = kdim, .ldx = ldx, .ldy = ldy,
+                            .row_bytes = cv_rows_nbytes(t, 1, kdim), .x = x, .w = w, .y = y };
+    run_chunks(n, CV_LINEAR_CHUNK, nthreads, gemm_chunk, &a);
 }
 
 #ifdef HAVE_OPENBLAS
+static void blas_chunk(const void *ctx, size_t r0, size_t nr)
+{
+    const linear_call *a = ctx;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)a->m, (int)nr, (int)a->kdim, 1.0f,
+                a->x, (int)a->ldx, (const float *)(const void *)(a->w + r0 * a->row_bytes),
+                (int)a->kdim, 0.0f, a->y + r0, (int)a->ldy);
+}
+
 /* OpenBLAS's own threading splits the work by the thread count, and its
  * result then changes with the thread count (measured: for m = 13 .. 1000,
  * n = 296 .. 12288, k = 448 .. 12288, 0.5 % to 50 % of the outputs differ in
@@ -163,19 +193,9 @@ static int blas_gemm(size_t m, size_t n, size_t kdim, const float *x, size_t ldx
 #endif
         openblas_set_num_threads(1);
     }
-    const size_t nchunks = (n + CV_LINEAR_BLAS_CHUNK - 1) / CV_LINEAR_BLAS_CHUNK;
-#ifdef _OPENMP
-    const int nt = thread_count(nthreads);
-#pragma omp parallel for schedule(static) num_threads(nt) if (nchunks > 1 && nt > 1)
-#else
-    (void)nthreads;
-#endif
-    for (size_t c = 0; c < nchunks; c++) {
-        const size_t r0 = c * CV_LINEAR_BLAS_CHUNK;
-        const size_t nr = n - r0 < CV_LINEAR_BLAS_CHUNK ? n - r0 : CV_LINEAR_BLAS_CHUNK;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)nr, (int)kdim, 1.0f, x,
-                    (int)ldx, w + r0 * kdim, (int)kdim, 0.0f, y + r0, (int)ldy);
-    }
+    const linear_call a = { .m = m, .kdim = kdim, .ldx = ldx, .ldy = ldy,
+                            .row_bytes = kdim * sizeof(float), .x = x, .w = (const char *)w, .y = y };
+    run_chunks(n, CV_LINEAR_BLAS_CHUNK, nthreads, blas_chunk, &a);
     return 1;
 }
 #endif

@@ -22,89 +22,10 @@
 #include <unistd.h>
 
 #include "cv_types.h"
+#include "test_files.h"
 #include "gguf.h"
 
-static char tmpdir[4096];
-
-/* ------------------------------------------------------------------ files */
-
-static int setup_dir(void **state)
-{
-    (void)state;
-    const char *base = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/test_gguf.XXXXXX", base && *base ? base : "/tmp");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static void empty_dir(void)
-{
-    DIR *d = opendir(tmpdir);
-    struct dirent *e;
-    char p[8192];
-    while (d && (e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(p, sizeof p, "%s/%s", tmpdir, e->d_name);
-        remove(p);
-    }
-    if (d)
-        closedir(d);
-}
-
-static int teardown_dir(void **state)
-{
-    (void)state;
-    empty_dir();
-    return rmdir(tmpdir);
-}
-
-static int count_files(void)
-{
-    DIR *d = opendir(tmpdir);
-    struct dirent *e;
-    int n = 0;
-    while (d && (e = readdir(d)) != NULL)
-        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-    if (d)
-        closedir(d);
-    return n;
-}
-
-/* A path in the test directory; rotating buffers so a test can hold a few. */
-static const char *tpath(const char *name)
-{
-    static char p[4][8192];
-    static unsigned k;
-    k = (k + 1) % 4;
-    snprintf(p[k], sizeof p[k], "%s/%s", tmpdir, name);
-    return p[k];
-}
-
-/* Removes the old file first: overwriting it in place (O_TRUNC) makes ext4
- * flush it on close (auto_da_alloc), which made the loops below 10x slower. */
-static void write_bytes(const char *path, const void *b, size_t n)
-{
-    remove(path);
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(b, 1, n, f), n);
-    assert_int_equal(fclose(f), 0);
-}
-
-static unsigned char *read_all(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc((size_t)sz + 1);
-    assert_non_null(b);
-    assert_int_equal(fread(b, 1, (size_t)sz, f), (size_t)sz);
-    fclose(f);
-    *n = (size_t)sz;
-    return b;
-}
+/* ------------------------------------------------------------------ helpers */
 
 /* An error message must name the file and be one line. */
 static void check_msg(const cv_error *err, const char *path, const char *needle)
@@ -387,9 +308,9 @@ static void roundtrip(uint32_t alignment)
 {
     sample_data d;
     make_data(&d);
-    const char *p = tpath("rt.gguf");
+    const char *p = cv_test_path("rt.gguf");
     write_sample(p, alignment, &d);
-    assert_int_equal(count_files(), 1);
+    assert_int_equal(cv_test_count_files(), 1);
     cv_gguf *g;
     CHECK(cv_gguf_open(p, &g, &e_));
     uint32_t a = alignment ? alignment : 32;
@@ -433,7 +354,7 @@ static void test_streaming(void **state)
     (void)state;
     sample_data d;
     make_data(&d);
-    const char *a = tpath("a.gguf"), *b = tpath("b.gguf");
+    const char *a = cv_test_path("a.gguf"), *b = cv_test_path("b.gguf");
     write_sample(a, 0, &d);
     cv_gguf_writer *w;
     CHECK(cv_gguf_writer_new(&w, b, 0, &e_));
@@ -450,11 +371,11 @@ static void test_streaming(void **state)
             size_t k = parts[i].n - off < 7 ? parts[i].n - off : 7;
             CHECK(cv_gguf_writer_write_data(w, (const char *)parts[i].p + off, k, &e_));
         }
-    assert_int_equal(count_files(), 2); /* a.gguf and b's temporary */
+    assert_int_equal(cv_test_count_files(), 2); /* a.gguf and b's temporary */
     CHECK(cv_gguf_writer_finish(w, &e_));
     cv_gguf_writer_free(w);
     size_t na, nb;
-    unsigned char *ba = read_all(a, &na), *bb = read_all(b, &nb);
+    unsigned char *ba = cv_test_read_all(a, &na), *bb = cv_test_read_all(b, &nb);
     assert_int_equal(na, nb);
     assert_memory_equal(ba, bb, na);
     free(ba);
@@ -470,7 +391,7 @@ static void test_writer_errors(void **state)
     (void)state;
     cv_gguf_writer *w;
     cv_error err;
-    const char *p = tpath("w.gguf");
+    const char *p = cv_test_path("w.gguf");
     const int64_t s33[] = { 2, 33 }, sneg[] = { -1 }, s5[] = { 1, 1, 1, 1, 1 };
     const int64_t huge[] = { INT64_MAX, INT64_MAX };
     float buf[64] = { 0 };
@@ -508,16 +429,16 @@ static void test_writer_errors(void **state)
     /* tensor "t" has no data: write refuses before creating anything */
     assert_int_equal(cv_gguf_writer_write(w, &err), CV_ERR_ARG);
     check_msg(&err, p, "has no data");
-    assert_int_equal(count_files(), 0);
+    assert_int_equal(cv_test_count_files(), 0);
     /* streaming: too much data aborts, and nothing is left */
     CHECK(cv_gguf_writer_begin(w, &e_));
     assert_int_equal(cv_gguf_writer_set_u32(w, "late", 1, &err), CV_ERR_ARG);
     assert_int_equal(cv_gguf_writer_write_data(w, buf, 8, &err), CV_ERR_ARG);
     check_msg(&err, p, "beyond the last tensor");
-    assert_int_equal(count_files(), 0);
+    assert_int_equal(cv_test_count_files(), 0);
     assert_int_equal(cv_gguf_writer_finish(w, &err), CV_ERR_ARG);
     cv_gguf_writer_free(w);
-    assert_int_equal(count_files(), 0);
+    assert_int_equal(cv_test_count_files(), 0);
 }
 
 static void test_writer_no_leftovers(void **state)
@@ -528,7 +449,7 @@ static void test_writer_no_leftovers(void **state)
     const int64_t s4[] = { 4 };
     float buf[4] = { 1, 2, 3, 4 };
     /* incomplete stream */
-    const char *p = tpath("inc.gguf");
+    const char *p = cv_test_path("inc.gguf");
     CHECK(cv_gguf_writer_new(&w, p, 0, &e_));
     CHECK(cv_gguf_writer_add_tensor(w, "t", CV_TYPE_F32, 1, s4, NULL, &e_));
     CHECK(cv_gguf_writer_begin(w, &e_));
@@ -536,29 +457,29 @@ static void test_writer_no_leftovers(void **state)
     assert_int_equal(cv_gguf_writer_finish(w, &err), CV_ERR_ARG);
     check_msg(&err, p, "incomplete (8 of 16 bytes written)");
     cv_gguf_writer_free(w);
-    assert_int_equal(count_files(), 0);
+    assert_int_equal(cv_test_count_files(), 0);
     /* freed in the middle of writing */
     CHECK(cv_gguf_writer_new(&w, p, 0, &e_));
     CHECK(cv_gguf_writer_add_tensor(w, "t", CV_TYPE_F32, 1, s4, NULL, &e_));
     CHECK(cv_gguf_writer_begin(w, &e_));
     cv_gguf_writer_free(w);
-    assert_int_equal(count_files(), 0);
+    assert_int_equal(cv_test_count_files(), 0);
     /* directory missing */
-    p = tpath("no-dir/x.gguf");
+    p = cv_test_path("no-dir/x.gguf");
     CHECK(cv_gguf_writer_new(&w, p, 0, &e_));
     CHECK(cv_gguf_writer_add_tensor(w, "t", CV_TYPE_F32, 1, s4, buf, &e_));
     assert_int_equal(cv_gguf_writer_write(w, &err), CV_ERR_IO);
     check_msg(&err, p, "cannot create");
     cv_gguf_writer_free(w);
     /* a directory where the file should go: rename fails, temp removed */
-    p = tpath("dir.gguf");
+    p = cv_test_path("dir.gguf");
     assert_int_equal(mkdir(p, 0755), 0);
     CHECK(cv_gguf_writer_new(&w, p, 0, &e_));
     CHECK(cv_gguf_writer_add_tensor(w, "t", CV_TYPE_F32, 1, s4, buf, &e_));
     assert_int_equal(cv_gguf_writer_write(w, &err), CV_ERR_IO);
     check_msg(&err, p, "rename");
     cv_gguf_writer_free(w);
-    assert_int_equal(count_files(), 1);
+    assert_int_equal(cv_test_count_files(), 1);
     rmdir(p);
 }
 
@@ -627,17 +548,17 @@ static void zeros(gb *g, size_t n)
 
 static void hostile(const gb *g, cv_status want, const char *needle)
 {
-    const char *p = tpath("hostile.gguf");
-    write_bytes(p, g->b, g->n);
+    const char *p = cv_test_path("hostile.gguf");
+    cv_test_write_bytes(p, g->b, g->n);
     expect_open_fail(p, want, needle);
     remove(p);
 }
 
 static void benign(const gb *g)
 {
-    const char *p = tpath("benign.gguf");
+    const char *p = cv_test_path("benign.gguf");
     cv_gguf *gg;
-    write_bytes(p, g->b, g->n);
+    cv_test_write_bytes(p, g->b, g->n);
     CHECK(cv_gguf_open(p, &gg, &e_));
     cv_gguf_close(gg);
     remove(p);
@@ -679,12 +600,12 @@ static void test_hostile_header(void **state)
     hostile(&g, CV_ERR_FORMAT, "more than the remaining");
     g.n = 3;
     hostile(&g, CV_ERR_FORMAT, "truncated header");
-    const char *p = tpath("empty.gguf");
-    write_bytes(p, "", 0);
+    const char *p = cv_test_path("empty.gguf");
+    cv_test_write_bytes(p, "", 0);
     expect_open_fail(p, CV_ERR_FORMAT, "truncated header");
     remove(p);
-    expect_open_fail(tpath("missing.gguf"), CV_ERR_IO, "cannot open");
-    expect_open_fail(tmpdir, CV_ERR_IO, "not a regular file");
+    expect_open_fail(cv_test_path("missing.gguf"), CV_ERR_IO, "cannot open");
+    expect_open_fail(cv_test_tmpdir, CV_ERR_IO, "not a regular file");
 }
 
 static void test_hostile_metadata(void **state)
@@ -858,7 +779,7 @@ static void test_truncation_everywhere(void **state)
     (void)state;
     sample_data d;
     make_data(&d);
-    const char *src = tpath("full.gguf"), *p = tpath("cut.gguf");
+    const char *src = cv_test_path("full.gguf"), *p = cv_test_path("cut.gguf");
     write_sample(src, 0, &d);
     cv_gguf *g;
     CHECK(cv_gguf_open(src, &g, &e_));
@@ -866,9 +787,9 @@ static void test_truncation_everywhere(void **state)
     size_t data_end = (size_t)(last->file_offset + last->nbytes);
     cv_gguf_close(g);
     size_t n;
-    unsigned char *b = read_all(src, &n);
+    unsigned char *b = cv_test_read_all(src, &n);
     for (size_t len = 0; len < n; len++) {
-        write_bytes(p, b, len);
+        cv_test_write_bytes(p, b, len);
         cv_error err = { "" };
         cv_status s = cv_gguf_open(p, &g, &err);
         if (len < data_end) {
@@ -892,14 +813,14 @@ static void test_corrupt_bytes(void **state)
     (void)state;
     sample_data d;
     make_data(&d);
-    const char *src = tpath("full.gguf"), *p = tpath("bad.gguf");
+    const char *src = cv_test_path("full.gguf"), *p = cv_test_path("bad.gguf");
     write_sample(src, 0, &d);
     cv_gguf *g;
     CHECK(cv_gguf_open(src, &g, &e_));
     size_t data_off = (size_t)cv_gguf_data_offset(g);
     cv_gguf_close(g);
     size_t n;
-    unsigned char *b = read_all(src, &n);
+    unsigned char *b = cv_test_read_all(src, &n);
     static const unsigned char vals[] = { 0x00, 0x01, 0x02, 0x07, 0x09, 0x20, 0x40, 0x7f, 0x80, 0xfe, 0xff };
     int ok = 0, bad = 0;
     for (size_t i = 0; i < data_off; i++) {
@@ -908,7 +829,7 @@ static void test_corrupt_bytes(void **state)
             if (vals[v] == orig)
                 continue;
             b[i] = vals[v];
-            write_bytes(p, b, n);
+            cv_test_write_bytes(p, b, n);
             cv_error err = { "" };
             if (cv_gguf_open(p, &g, &err) == CV_OK) {
                 /* still valid: walking it must be safe too */
@@ -939,14 +860,14 @@ static void test_print_info(void **state)
     (void)state;
     sample_data d;
     make_data(&d);
-    const char *p = tpath("info.gguf"), *out = tpath("info.txt");
+    const char *p = cv_test_path("info.gguf"), *out = cv_test_path("info.txt");
     write_sample(p, 64, &d);
     FILE *f = fopen(out, "w");
     assert_non_null(f);
     CHECK(cv_gguf_print_info(p, f, &e_));
     fclose(f);
     size_t n;
-    char *txt = (char *)read_all(out, &n);
+    char *txt = (char *)cv_test_read_all(out, &n);
     txt[n] = '\0';
     static const char *const want[] = {
         "GGUF version 3, 22 metadata keys, 7 tensors, alignment 64",
@@ -969,10 +890,16 @@ static void test_print_info(void **state)
     free(txt);
     cv_error err;
     f = fopen(out, "w");
-    assert_int_equal(cv_gguf_print_info(tpath("nope.gguf"), f, &err), CV_ERR_IO);
+    assert_int_equal(cv_gguf_print_info(cv_test_path("nope.gguf"), f, &err), CV_ERR_IO);
     fclose(f);
     remove(out);
     remove(p);
+}
+
+static int setup(void **state)
+{
+    cv_test_dir_name("test_gguf");
+    return cv_test_setup_dir(state);
 }
 
 int main(void)
@@ -991,5 +918,5 @@ int main(void)
         cmocka_unit_test(test_corrupt_bytes),
         cmocka_unit_test(test_print_info),
     };
-    return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
+    return cmocka_run_group_tests(tests, setup, cv_test_teardown_dir);
 }

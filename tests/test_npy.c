@@ -20,90 +20,10 @@
 #include <unistd.h>
 
 #include "cv_types.h"
+#include "test_files.h"
 #include "npy.h"
 
-static char tmpdir[4096];
-
 /* ------------------------------------------------------------------ helpers */
-
-static int setup_dir(void **state)
-{
-    (void)state;
-    const char *base = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/test_npy.XXXXXX", base && *base ? base : "/tmp");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static void empty_dir(void)
-{
-    DIR *d = opendir(tmpdir);
-    struct dirent *e;
-    char p[8192];
-    while (d && (e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(p, sizeof p, "%s/%s", tmpdir, e->d_name);
-        remove(p);
-    }
-    if (d)
-        closedir(d);
-}
-
-static int teardown_dir(void **state)
-{
-    (void)state;
-    empty_dir();
-    return rmdir(tmpdir);
-}
-
-static int count_files(void)
-{
-    DIR *d = opendir(tmpdir);
-    struct dirent *e;
-    int n = 0;
-    while (d && (e = readdir(d)) != NULL)
-        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-    if (d)
-        closedir(d);
-    return n;
-}
-
-/* A path in the test directory; four rotating buffers, so a test can hold
- * a few at once. */
-static const char *tpath(const char *name)
-{
-    static char p[4][8192];
-    static unsigned k;
-    k = (k + 1) % 4;
-    snprintf(p[k], sizeof p[k], "%s/%s", tmpdir, name);
-    return p[k];
-}
-
-/* Removes the old file first: overwriting it in place (O_TRUNC) makes ext4
- * flush it on close (auto_da_alloc), which made the loops below 10x slower. */
-static void write_bytes(const char *path, const void *b, size_t n)
-{
-    remove(path);
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(b, 1, n, f), n);
-    assert_int_equal(fclose(f), 0);
-}
-
-static unsigned char *read_all(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc((size_t)sz + 1);
-    assert_non_null(b);
-    assert_int_equal(fread(b, 1, (size_t)sz, f), (size_t)sz);
-    fclose(f);
-    *n = (size_t)sz;
-    return b;
-}
 
 /* A load that must fail with status `want`; checks the message is one line
  * naming the file and, if `needle` is given, contains it. */
@@ -134,7 +54,7 @@ static void write_raw(const char *path, int major, const char *header, const voi
     memcpy(b + pre, header, hl);
     if (n)
         memcpy(b + pre + hl, data, n);
-    write_bytes(path, b, pre + hl + n);
+    cv_test_write_bytes(path, b, pre + hl + n);
     free(b);
 }
 
@@ -171,11 +91,11 @@ static void roundtrip_one(cv_dtype dt, int ndim, const int64_t *shape)
     assert_non_null(data);
     fill(dt, data, count);
     cv_error err = { "" };
-    const char *p = tpath("rt.npy");
+    const char *p = cv_test_path("rt.npy");
     if (cv_npy_save(p, dt, ndim, shape, data, &err) != CV_OK)
         fail_msg("save: %s", err.msg);
     size_t fsize;
-    unsigned char *file = read_all(p, &fsize);
+    unsigned char *file = cv_test_read_all(p, &fsize);
     assert_int_equal((fsize - nbytes) % 64, 0); /* header padded like numpy */
     assert_int_equal(file[6], 1);
     assert_int_equal(file[fsize - nbytes - 1], '\n');
@@ -194,7 +114,7 @@ static void roundtrip_one(cv_dtype dt, int ndim, const int64_t *shape)
         assert_memory_equal(a.data, data, nbytes);
     cv_npy_free(&a);
     free(data);
-    assert_int_equal(count_files(), 1);
+    assert_int_equal(cv_test_count_files(), 1);
     remove(p);
 }
 
@@ -219,10 +139,10 @@ static void test_header_bytes(void **state)
     float z[6] = { 0 };
     const int64_t shape[] = { 2, 3 };
     cv_error err;
-    const char *p = tpath("hdr.npy");
+    const char *p = cv_test_path("hdr.npy");
     assert_int_equal(cv_npy_save(p, CV_DT_F32, 2, shape, z, &err), CV_OK);
     size_t n;
-    unsigned char *b = read_all(p, &n);
+    unsigned char *b = cv_test_read_all(p, &n);
     const char *dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }";
     assert_int_equal(n, 128 + 24);
     assert_memory_equal(b, "\x93NUMPY\x01\x00\x76\x00", 10);
@@ -252,7 +172,7 @@ static void load_ok(const char *path, cv_dtype dt, int ndim, const int64_t *shap
 static void test_versions_and_variants(void **state)
 {
     (void)state;
-    const char *p = tpath("v.npy");
+    const char *p = cv_test_path("v.npy");
     float d[6] = { 1, 2, 3, 4, 5, 6 };
     const int64_t s23[] = { 2, 3 }, s6[] = { 6 }, s0[] = { 0 };
     const char *h = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }    \n";
@@ -282,22 +202,22 @@ static void test_versions_and_variants(void **state)
 static void test_truncation_everywhere(void **state)
 {
     (void)state;
-    const char *src = tpath("full.npy"), *p = tpath("cut.npy");
+    const char *src = cv_test_path("full.npy"), *p = cv_test_path("cut.npy");
     const int64_t shape[] = { 2, 3 };
     int32_t d[6] = { 1, 2, 3, 4, 5, 6 };
     cv_error err;
     assert_int_equal(cv_npy_save(src, CV_DT_I32, 2, shape, d, &err), CV_OK);
     size_t n;
-    unsigned char *b = read_all(src, &n);
+    unsigned char *b = cv_test_read_all(src, &n);
     for (size_t len = 0; len < n; len++) {
-        write_bytes(p, b, len);
+        cv_test_write_bytes(p, b, len);
         expect_fail(p, CV_ERR_FORMAT, "truncated");
     }
     /* one byte too many is trailing data */
     unsigned char *longer = malloc(n + 1);
     memcpy(longer, b, n);
     longer[n] = 0;
-    write_bytes(p, longer, n + 1);
+    cv_test_write_bytes(p, longer, n + 1);
     expect_fail(p, CV_ERR_FORMAT, "trailing");
     free(longer);
     free(b);
@@ -309,19 +229,19 @@ static void test_truncation_everywhere(void **state)
 static void test_corrupt_bytes(void **state)
 {
     (void)state;
-    const char *src = tpath("full.npy"), *p = tpath("bad.npy");
+    const char *src = cv_test_path("full.npy"), *p = cv_test_path("bad.npy");
     const int64_t shape[] = { 3, 2 };
     double d[6] = { 0 };
     cv_error err;
     assert_int_equal(cv_npy_save(src, CV_DT_F64, 2, shape, d, &err), CV_OK);
     size_t n;
-    unsigned char *b = read_all(src, &n);
+    unsigned char *b = cv_test_read_all(src, &n);
     static const unsigned char vals[] = { 0, '\n', ' ', '(', ')', ',', '\'', '9', 0xff, 0x80 };
     for (size_t i = 0; i < n - sizeof d; i++) {
         unsigned char orig = b[i];
         for (size_t v = 0; v < sizeof vals; v++) {
             b[i] = vals[v];
-            write_bytes(p, b, n);
+            cv_test_write_bytes(p, b, n);
             cv_npy a;
             cv_status s = cv_npy_load(p, &a, &err);
             if (s) {
@@ -340,7 +260,7 @@ static void test_corrupt_bytes(void **state)
 static void bad_header(const char *header, size_t ndata, cv_status want, const char *needle)
 {
     static unsigned char zeros[64];
-    const char *p = tpath("bad.npy");
+    const char *p = cv_test_path("bad.npy");
     write_raw(p, 1, header, zeros, ndata);
     expect_fail(p, want, needle);
     remove(p);
@@ -380,17 +300,17 @@ static void test_bad_headers(void **state)
     bad_header("['descr', '<f4']\n", 4, CV_ERR_FORMAT, "parse");
     bad_header("", 4, CV_ERR_FORMAT, "parse");
     /* bad magic and version */
-    const char *p = tpath("bad.npy");
-    write_bytes(p, "\x93NUMPX\x01\x00\x10\x00{}              ", 26);
+    const char *p = cv_test_path("bad.npy");
+    cv_test_write_bytes(p, "\x93NUMPX\x01\x00\x10\x00{}              ", 26);
     expect_fail(p, CV_ERR_FORMAT, "bad magic");
-    write_bytes(p, "\x93NUMPY\x04\x00\x10\x00{}              ", 26);
+    cv_test_write_bytes(p, "\x93NUMPY\x04\x00\x10\x00{}              ", 26);
     expect_fail(p, CV_ERR_UNSUPPORTED, "version 4.0");
     /* header length beyond the file */
-    write_bytes(p, "\x93NUMPY\x02\x00\xff\xff\xff\xff{}", 14);
+    cv_test_write_bytes(p, "\x93NUMPY\x02\x00\xff\xff\xff\xff{}", 14);
     expect_fail(p, CV_ERR_FORMAT, "beyond the end");
     /* not a file */
-    expect_fail(tmpdir, CV_ERR_IO, "regular file");
-    expect_fail(tpath("does-not-exist.npy"), CV_ERR_IO, "cannot open");
+    expect_fail(cv_test_tmpdir, CV_ERR_IO, "regular file");
+    expect_fail(cv_test_path("does-not-exist.npy"), CV_ERR_IO, "cannot open");
     remove(p);
 }
 
@@ -402,27 +322,27 @@ static void test_unwritable(void **state)
     const int64_t shape[] = { 2 };
     float d[2] = { 1, 2 };
     cv_error err = { "" };
-    const char *p = tpath("no-such-dir/x.npy");
+    const char *p = cv_test_path("no-such-dir/x.npy");
     assert_int_equal(cv_npy_save(p, CV_DT_F32, 1, shape, d, &err), CV_ERR_IO);
     assert_non_null(strstr(err.msg, p));
     assert_null(strchr(err.msg, '\n'));
     /* invalid arguments: no file, not even a temporary one */
     const int64_t neg[] = { -2 }, big[] = { INT64_MAX, INT64_MAX };
     int64_t nine[9] = { 1, 1, 1, 1, 1, 1, 1, 1, 1 };
-    p = tpath("x.npy");
+    p = cv_test_path("x.npy");
     assert_int_equal(cv_npy_save(p, CV_DT_F32, 1, neg, d, &err), CV_ERR_ARG);
     assert_int_equal(cv_npy_save(p, CV_DT_F32, 2, big, d, &err), CV_ERR_FORMAT);
     assert_int_equal(cv_npy_save(p, CV_DT_F32, 9, nine, d, &err), CV_ERR_ARG);
     assert_int_equal(cv_npy_save(p, (cv_dtype)99, 1, shape, d, &err), CV_ERR_ARG);
     assert_int_equal(cv_npy_save(p, CV_DT_F32, 1, shape, NULL, &err), CV_ERR_ARG);
-    assert_int_equal(count_files(), 0);
+    assert_int_equal(cv_test_count_files(), 0);
     /* a directory in the way of the rename: the temporary file is removed */
     char dir[8192];
-    snprintf(dir, sizeof dir, "%s", tpath("adir.npy"));
+    snprintf(dir, sizeof dir, "%s", cv_test_path("adir.npy"));
     assert_int_equal(mkdir(dir, 0755), 0);
     assert_int_equal(cv_npy_save(dir, CV_DT_F32, 1, shape, d, &err), CV_ERR_IO);
     assert_null(strchr(err.msg, '\n'));
-    assert_int_equal(count_files(), 1);
+    assert_int_equal(cv_test_count_files(), 1);
     rmdir(dir);
 }
 
@@ -431,7 +351,7 @@ static void test_unwritable(void **state)
 static void test_convert(void **state)
 {
     (void)state;
-    const char *p = tpath("c.npy");
+    const char *p = cv_test_path("c.npy");
     const int64_t shape[] = { 5 };
     cv_error err = { "" };
     cv_npy meta;
@@ -572,12 +492,12 @@ static void test_numpy_interop(void **state)
             fill(all_dtypes[d], data, 12);
             shape_name(sh, sizeof sh, ndims[s], shapes[s]);
             snprintf(name, sizeof name, "c_%s_%s.npy", dt_code(all_dtypes[d]), sh);
-            assert_int_equal(cv_npy_save(tpath(name), all_dtypes[d], ndims[s], shapes[s], data, &err), CV_OK);
+            assert_int_equal(cv_npy_save(cv_test_path(name), all_dtypes[d], ndims[s], shapes[s], data, &err), CV_OK);
         }
     }
-    write_bytes(tpath("interop.py"), interop_py, strlen(interop_py));
+    cv_test_write_bytes(cv_test_path("interop.py"), interop_py, strlen(interop_py));
     char cmd[16384];
-    snprintf(cmd, sizeof cmd, "'%s' '%s' '%s'", py, tpath("interop.py"), tmpdir);
+    snprintf(cmd, sizeof cmd, "'%s' '%s' '%s'", py, cv_test_path("interop.py"), cv_test_tmpdir);
     assert_int_equal(system(cmd), 0);
     /* now read what numpy wrote: same bytes as ours */
     for (size_t d = 0; d < 8; d++) {
@@ -585,9 +505,9 @@ static void test_numpy_interop(void **state)
             shape_name(sh, sizeof sh, ndims[s], shapes[s]);
             snprintf(name, sizeof name, "c_%s_%s.npy", dt_code(all_dtypes[d]), sh);
             cv_npy ours, theirs;
-            assert_int_equal(cv_npy_load(tpath(name), &ours, &err), CV_OK);
+            assert_int_equal(cv_npy_load(cv_test_path(name), &ours, &err), CV_OK);
             snprintf(name, sizeof name, "p_%s_%s.npy", dt_code(all_dtypes[d]), sh);
-            if (cv_npy_load(tpath(name), &theirs, &err) != CV_OK)
+            if (cv_npy_load(cv_test_path(name), &theirs, &err) != CV_OK)
                 fail_msg("%s", err.msg);
             assert_int_equal(theirs.dtype, ours.dtype);
             assert_int_equal(theirs.ndim, ours.ndim);
@@ -598,9 +518,15 @@ static void test_numpy_interop(void **state)
         }
     }
     const int64_t s23[] = { 2, 3 };
-    load_ok(tpath("p_v2.npy"), CV_DT_F32, 2, s23);
-    load_ok(tpath("p_v3.npy"), CV_DT_F32, 2, s23);
-    empty_dir();
+    load_ok(cv_test_path("p_v2.npy"), CV_DT_F32, 2, s23);
+    load_ok(cv_test_path("p_v3.npy"), CV_DT_F32, 2, s23);
+    cv_test_empty_dir();
+}
+
+static int setup(void **state)
+{
+    cv_test_dir_name("test_npy");
+    return cv_test_setup_dir(state);
 }
 
 int main(void)
@@ -616,5 +542,5 @@ int main(void)
         cmocka_unit_test(test_convert),
         cmocka_unit_test(test_numpy_interop),
     };
-    return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
+    return cmocka_run_group_tests(tests, setup, cv_test_teardown_dir);
 }
