@@ -10,20 +10,17 @@
 #include "config.h"
 #endif
 #ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L /* mmap, fstat, open */
+#define _POSIX_C_SOURCE 200809L
 #endif
 
 #include "gguf.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "mapfile.h"
 #include "outfile.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -592,29 +589,10 @@ static cv_status parse_file(cv_gguf *g, cv_error *err)
 
 static cv_status map_file(cv_gguf *g, cv_error *err)
 {
-    int fd = open(g->path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return cv_error_set(err, CV_ERR_IO, "%s: cannot open: %s", g->path, strerror(errno));
-    struct stat st;
-    cv_status s = CV_OK;
-    if (fstat(fd, &st) != 0)
-        s = cv_error_set(err, CV_ERR_IO, "%s: cannot stat: %s", g->path, strerror(errno));
-    else if (!S_ISREG(st.st_mode))
-        s = cv_error_set(err, CV_ERR_IO, "%s: not a regular file", g->path);
-    else if ((uint64_t)st.st_size > SIZE_MAX)
-        s = cv_error_set(err, CV_ERR_NOMEM, "%s: file too large to map", g->path);
-    else if (st.st_size == 0) /* mmap cannot map 0 bytes; anything else goes to the parser */
+    cv_status s = cv_map_file(g->path, &g->map, &g->size, err);
+    if (!s && g->size == 0) /* anything else non-empty goes to the parser */
         s = cv_error_set(err, CV_ERR_FORMAT, "%s: truncated header (expected at least 24 bytes, file has 0)",
                          g->path);
-    if (!s) {
-        g->size = (size_t)st.st_size;
-        void *m = mmap(NULL, g->size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (m == MAP_FAILED)
-            s = cv_error_set(err, CV_ERR_IO, "%s: cannot map: %s", g->path, strerror(errno));
-        else
-            g->map = m;
-    }
-    close(fd);
     return s;
 }
 
@@ -646,7 +624,7 @@ void cv_gguf_close(cv_gguf *g)
     if (!g)
         return;
     if (g->map)
-        munmap((void *)g->map, g->size);
+        cv_unmap_file(g->map, g->size);
     arena_free(g->arena);
     free(g->kv);
     free(g->kv_sorted);

@@ -1,0 +1,51 @@
+/* mapfile.c — read-only memory mapping of a whole regular file. */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L /* mmap, fstat, open */
+#endif
+
+#include "mapfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+cv_status cv_map_file(const char *path, const unsigned char **data, size_t *size, cv_error *err)
+{
+    *data = NULL;
+    *size = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return cv_error_set(err, CV_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    cv_status s = CV_OK;
+    if (fstat(fd, &st) != 0)
+        s = cv_error_set(err, CV_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
+    else if (!S_ISREG(st.st_mode))
+        s = cv_error_set(err, CV_ERR_IO, "%s: not a regular file", path);
+    else if ((uint64_t)st.st_size > SIZE_MAX)
+        s = cv_error_set(err, CV_ERR_NOMEM, "%s: file too large to map", path);
+    else if (st.st_size > 0) {
+        void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (m == MAP_FAILED) {
+            s = cv_error_set(err, CV_ERR_IO, "%s: cannot map: %s", path, strerror(errno));
+        } else {
+            *data = m;
+            *size = (size_t)st.st_size;
+        }
+    }
+    close(fd);
+    return s;
+}
+
+void cv_unmap_file(const unsigned char *data, size_t size)
+{
+    if (data)
+        munmap((void *)data, size);
+}

@@ -1,0 +1,21 @@
+/* mapfile.h — read-only memory mapping of a whole regular file.
+ *
+ * Model files are read in place (no copy of the weights): the GGUF reader
+ * and the .pt zip reader both map their file with this. */
+#ifndef CV_MAPFILE_H
+#define CV_MAPFILE_H
+
+#include <stddef.h>
+
+#include "cv_status.h"
+
+/* Maps `path` read-only.  On success, data and size describe the bytes; an
+ * empty file gives *data == NULL and *size == 0 (mmap cannot map 0 bytes),
+ * which callers reject with their format's own "too short" message.
+ * Errors: cannot open / not a regular file / too large / cannot map. */
+cv_status cv_map_file(const char *path, const unsigned char **data, size_t *size, cv_error *err);
+
+/* Releases a mapping made by cv_map_file (NULL is a no-op). */
+void cv_unmap_file(const unsigned char *data, size_t size);
+
+#endif
