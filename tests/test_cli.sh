@@ -42,7 +42,7 @@ expect 0 "--help" -- $CV --help && contains "$tmp/out" "usage: cogvideo COMMAND"
 expect 0 "--version" -- $CV --version && contains "$tmp/out" "^cogvideo [0-9]"
 expect 2 "no arguments" -- $CV
 expect 2 "unknown command" -- $CV frobnicate && one_line_error "unknown command 'frobnicate'"
-for c in generate convert convert-vqvae convert-tokenizer logits forward decode tokenize clusters bench; do
+for c in generate convert-vqvae convert-tokenizer logits forward decode tokenize clusters bench; do
   expect 2 "$c is not implemented yet" -- $CV "$c" && one_line_error "$c: not implemented yet"
 done
 expect 0 "info --help" -- $CV info --help && contains "$tmp/out" "usage: cogvideo info"
@@ -79,6 +79,20 @@ $CV info --cpu >"$tmp/cpu" 2>&1
 best=$(sed -n 's/^chosen: *\([a-z0-9]*\).*/\1/p' "$tmp/cpu")
 expect 0 "COGVIDEO_ISA=$best (the detected best)" -- env COGVIDEO_ISA="$best" $CV info --cpu &&
   contains "$tmp/out" "^chosen: *$best"
+
+# convert: usage errors exit 2, bad folders exit 1, never an output file.
+sat="${CV_TESTDATA:-${srcdir:-.}/testdata}/sat-tiny"
+expect 0 "convert --help" -- $CV convert --help && contains "$tmp/out" "usage: cogvideo convert"
+expect 2 "convert without arguments" -- $CV convert && one_line_error "expected SAT_MODEL_DIR and OUT.gguf"
+expect 2 "convert --type q4" -- $CV convert "$sat" "$tmp/c.gguf" --type q4 &&
+  one_line_error "--type: 'q4' is not one of f32, f16, bf16, q8_0"
+expect 2 "convert --boi x" -- $CV convert "$sat" "$tmp/c.gguf" --boi x && one_line_error "--boi: 'x'"
+expect 1 "convert a missing folder" -- $CV convert "$tmp/nope" "$tmp/c.gguf" && one_line_error "model_config.json"
+expect 2 "convert with 20000 image tokens > vocab 110" -- $CV convert "$sat" "$tmp/c.gguf" &&
+  one_line_error "see --image-tokens"
+[ ! -e "$tmp/c.gguf" ] || { echo "FAIL: convert left $tmp/c.gguf"; fails=$((fails + 1)); }
+expect 0 "convert sat-tiny --type q8_0" -- $CV convert "$sat" "$tmp/c.gguf" --image-tokens 64 --type q8_0 --quiet
+expect 0 "info on the converted file" -- $CV info "$tmp/c.gguf" && contains "$tmp/out" "cogvideo.boi_id"
 
 echo "$((n - fails)) of $n checks passed"
 [ "$fails" -eq 0 ]

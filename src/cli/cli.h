@@ -12,6 +12,7 @@
 enum { CV_EXIT_OK = 0, CV_EXIT_FAIL = 1, CV_EXIT_USAGE = 2 };
 
 int cv_cmd_info(int argc, char **argv);
+int cv_cmd_convert(int argc, char **argv);
 
 /* Prints "cogvideo: <msg>" (one line) to stderr and returns `code`. */
 int cv_cli_fail(int code, const char *fmt, ...)

@@ -18,7 +18,7 @@ typedef struct {
 
 static const command commands[] = {
     {"generate", NULL, "text -> video: keyframes, interpolation, PNG frames and GIF"},
-    {"convert", NULL, "SAT checkpoint folder -> GGUF model"},
+    {"convert", cv_cmd_convert, "SAT checkpoint folder -> GGUF model"},
     {"convert-vqvae", NULL, "icetk ice_image.pt -> GGUF VQVAE"},
     {"convert-tokenizer", NULL, "icetk ice_text.model -> GGUF tokenizer"},
     {"logits", NULL, "teacher-forced run through the cache path (golden format)"},

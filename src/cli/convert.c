@@ -1,0 +1,115 @@
+/* convert.c — `cogvideo convert SAT_MODEL_DIR OUT.gguf [options]`. */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L /* isatty, clock_gettime */
+#endif
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "convert.h"
+
+static void convert_usage(FILE *out)
+{
+    fprintf(out, "usage: cogvideo convert SAT_MODEL_DIR OUT.gguf [--type f32|f16|bf16|q8_0] [--boi ID]\n"
+                 "                        [--n-token ID] [--image-tokens N] [--quiet]\n"
+                 "  --type T          type of the weight matrices (default: the checkpoint's)\n"
+                 "  --boi ID          begin-of-image token id (default: vocab_size - 10)\n"
+                 "  --n-token ID      the <n> token id (default: image tokens + 4)\n"
+                 "  --image-tokens N  image tokens at the start of the vocabulary (default 20000)\n"
+                 "  --quiet           no progress on stderr\n");
+}
+
+typedef struct {
+    struct timespec t0;
+} progress_state;
+
+static void show_progress(void *ctx, size_t i, size_t n, uint64_t bytes)
+{
+    progress_state *p = ctx;
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    double sec = (double)(t.tv_sec - p->t0.tv_sec) + 1e-9 * (double)(t.tv_nsec - p->t0.tv_nsec);
+    fprintf(stderr, "\rtensor %zu/%zu  %.1f MB/s ", i, n, sec > 0 ? (double)bytes / 1e6 / sec : 0.0);
+    if (i == n)
+        fputc('\n', stderr);
+}
+
+static int parse_id(const char *flag, const char *s, int64_t *v)
+{
+    char *end;
+    errno = 0;
+    long long x = strtoll(s, &end, 10);
+    if (errno || end == s || *end || x < 0 || x > 0x7fffffff)
+        return cv_cli_fail(CV_EXIT_USAGE, "%s: '%s' is not an integer in 0 .. 2147483647", flag, s);
+    *v = x;
+    return CV_EXIT_OK;
+}
+
+static int parse_args(int argc, char **argv, cv_convert_opts *o, const char **paths, int *quiet)
+{
+    int np = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int rc = CV_EXIT_OK;
+        if (!strcmp(a, "--quiet")) {
+            *quiet = 1;
+        } else if (!strcmp(a, "--type") || !strcmp(a, "--boi") || !strcmp(a, "--n-token") ||
+                   !strcmp(a, "--image-tokens")) {
+            if (i + 1 >= argc)
+                return cv_cli_fail(CV_EXIT_USAGE, "convert: %s needs a value", a);
+            const char *v = argv[++i];
+            if (!strcmp(a, "--type")) {
+                o->type = cv_convert_parse_type(v);
+                if (o->type < 0)
+                    return cv_cli_fail(CV_EXIT_USAGE, "--type: '%s' is not one of f32, f16, bf16, q8_0", v);
+            } else {
+                rc = parse_id(a, v, !strcmp(a, "--boi") ? &o->boi : !strcmp(a, "--n-token") ? &o->n_token
+                                                                                            : &o->image_tokens);
+            }
+        } else if (a[0] == '-' && a[1] != '\0') {
+            return cv_cli_fail(CV_EXIT_USAGE, "convert: unknown option '%s' (see cogvideo convert --help)", a);
+        } else if (np < 2) {
+            paths[np++] = a;
+        } else {
+            return cv_cli_fail(CV_EXIT_USAGE, "convert: unexpected argument '%s'", a);
+        }
+        if (rc)
+            return rc;
+    }
+    if (np != 2)
+        return cv_cli_fail(CV_EXIT_USAGE, "convert: expected SAT_MODEL_DIR and OUT.gguf (see cogvideo convert --help)");
+    return CV_EXIT_OK;
+}
+
+int cv_cmd_convert(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+            return convert_usage(stdout), CV_EXIT_OK;
+    cv_convert_opts o;
+    cv_convert_opts_default(&o);
+    const char *paths[2] = {NULL, NULL};
+    int quiet = 0;
+    int rc = parse_args(argc, argv, &o, paths, &quiet);
+    if (rc)
+        return rc;
+    progress_state ps;
+    clock_gettime(CLOCK_MONOTONIC, &ps.t0);
+    if (!quiet && isatty(2)) {
+        o.progress = show_progress;
+        o.progress_ctx = &ps;
+    }
+    cv_error err;
+    cv_status s = cv_convert(paths[0], paths[1], &o, &err);
+    if (s != CV_OK)
+        return cv_cli_fail(cv_cli_exit_for(s), "%s", err.msg);
+    return CV_EXIT_OK;
+}

@@ -1,0 +1,413 @@
+/* convert.c — SAT checkpoint folder -> GGUF (see convert.h). */
+#include "convert.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gguf.h"
+#include "ptload.h"
+
+typedef struct {
+    int64_t num_layers, hidden, heads, vocab, max_seq, add_seq, window, stage;
+    int64_t layout[8];
+    size_t n_layout;
+} sat_config;
+
+/* ------------------------------------------------------------ q8_0 */
+
+void cv_quantize_q8_0_row(const float *x, cv_block_q8_0 *out, size_t n)
+{
+    for (size_t b = 0; b < n / 32; b++) {
+        const float *xb = x + b * 32;
+        float amax = 0.0f;
+        for (int j = 0; j < 32; j++)
+            amax = fmaxf(amax, fabsf(xb[j]));
+        const float d = amax / 127.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        out[b].d = cv_f32_to_f16(d);
+        for (int j = 0; j < 32; j++)
+            out[b].qs[j] = (int8_t)roundf(xb[j] * id);
+    }
+}
+
+int cv_convert_parse_type(const char *s)
+{
+    if (strcmp(s, "f32") == 0) return CV_TYPE_F32;
+    if (strcmp(s, "f16") == 0) return CV_TYPE_F16;
+    if (strcmp(s, "bf16") == 0) return CV_TYPE_BF16;
+    if (strcmp(s, "q8_0") == 0) return CV_TYPE_Q8_0;
+    return -1;
+}
+
+void cv_convert_opts_default(cv_convert_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->type = -1;
+    o->boi = -1;
+    o->n_token = -1;
+    o->image_tokens = -1;
+}
+
+/* ------------------------------------------------------------ config */
+
+static cv_status get_int(json_t *root, const char *path, const char *key, int64_t lo, int64_t *v, cv_error *err)
+{
+    json_t *j = json_object_get(root, key);
+    if (!j)
+        return cv_error_set(err, CV_ERR_FORMAT, "%s: missing key '%s'", path, key);
+    if (!json_is_integer(j))
+        return cv_error_set(err, CV_ERR_FORMAT, "%s: '%s' is not an integer", path, key);
+    *v = (int64_t)json_integer_value(j);
+    if (*v < lo || *v > INT32_MAX)
+        return cv_error_set(err, CV_ERR_FORMAT, "%s: '%s' is %lld (expected %lld .. %d)", path, key,
+                            (long long)*v, (long long)lo, INT32_MAX);
+    return CV_OK;
+}
+
+static cv_status check_config(json_t *root, const char *path, sat_config *c, cv_error *err)
+{
+    cv_status s;
+    int64_t mp;
+    if ((s = get_int(root, path, "num_layers", 1, &c->num_layers, err)) ||
+        (s = get_int(root, path, "hidden_size", 1, &c->hidden, err)) ||
+        (s = get_int(root, path, "num_attention_heads", 1, &c->heads, err)) ||
+        (s = get_int(root, path, "vocab_size", 1, &c->vocab, err)) ||
+        (s = get_int(root, path, "max_sequence_length", 1, &c->max_seq, err)) ||
+        (s = get_int(root, path, "additional_seqlen", 1, &c->add_seq, err)) ||
+        (s = get_int(root, path, "window_size", -1, &c->window, err)) ||
+        (s = get_int(root, path, "cogvideo_stage", 1, &c->stage, err)) ||
+        (s = get_int(root, path, "model_parallel_size", 1, &mp, err)))
+        return s;
+    if (c->hidden % c->heads)
+        return cv_error_set(err, CV_ERR_FORMAT, "%s: 'hidden_size' is %lld, not a multiple of num_attention_heads %lld",
+                            path, (long long)c->hidden, (long long)c->heads);
+    if (mp != 1)
+        return cv_error_set(err, CV_ERR_UNSUPPORTED, "%s: 'model_parallel_size' is %lld (expected 1)", path, (long long)mp);
+    if (c->stage > 2)
+        return cv_error_set(err, CV_ERR_FORMAT, "%s: 'cogvideo_stage' is %lld (expected 1 or 2)", path, (long long)c->stage);
+    if (c->stage == 2 && c->window <= 0)
+        return cv_error_set(err, CV_ERR_FORMAT, "%s: 'window_size' is %lld (expected > 0 for stage 2)", path,
+                            (long long)c->window);
+    json_t *ln = json_object_get(root, "layernorm_order");
+    if (!json_is_string(ln) || strcmp(json_string_value(ln), "sandwich") != 0)
+        return cv_error_set(err, CV_ERR_FORMAT, "%s: 'layernorm_order' is missing or not \"sandwich\"", path);
+    json_t *lay = json_object_get(root, "layout");
+    if (!json_is_array(lay) || json_array_size(lay) == 0 || json_array_size(lay) > 8)
+        return cv_error_set(err, CV_ERR_FORMAT, "%s: 'layout' is missing or not an array of 1..8 integers", path);
+    c->n_layout = json_array_size(lay);
+    for (size_t i = 0; i < c->n_layout; i++) {
+        json_t *e = json_array_get(lay, i);
+        if (!json_is_integer(e) || json_integer_value(e) < 0 || json_integer_value(e) > INT32_MAX)
+            return cv_error_set(err, CV_ERR_FORMAT, "%s: 'layout'[%zu] is not an integer >= 0", path, i);
+        c->layout[i] = (int64_t)json_integer_value(e);
+    }
+    return CV_OK;
+}
+
+static cv_status read_config(const char *dir, sat_config *c, cv_error *err)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/model_config.json", dir);
+    json_error_t je;
+    json_t *root = json_load_file(path, 0, &je);
+    if (!root)
+        return cv_error_set(err, CV_ERR_FORMAT, "%s: %s (line %d)", path, je.text, je.line);
+    cv_status s = json_is_object(root) ? check_config(root, path, c, err)
+                                       : cv_error_set(err, CV_ERR_FORMAT, "%s: not a JSON object", path);
+    json_decref(root);
+    return s;
+}
+
+/* <dir>/latest holds the iteration as text; the .pt path goes into pt_path. */
+static cv_status read_latest(const char *dir, char *pt_path, size_t cap, cv_error *err)
+{
+    char path[4096], buf[64] = {0};
+    snprintf(path, sizeof path, "%s/latest", dir);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return cv_error_set(err, CV_ERR_IO, "%s: cannot open", path);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+        buf[--n] = 0;
+    if (n == 0 || strspn(buf, "0123456789") != n)
+        return cv_error_set(err, CV_ERR_FORMAT, "%s: expected an iteration number", path);
+    snprintf(pt_path, cap, "%s/%s/mp_rank_00_model_states.pt", dir, buf);
+    return CV_OK;
+}
+
+/* ------------------------------------------------------------ expected tensors */
+
+typedef struct {
+    char name[96];
+    int ndim;
+    int64_t shape[2];
+} expect_t;
+
+static void add_exp(expect_t *e, size_t *n, const char *name, int ndim, int64_t a, int64_t b)
+{
+    snprintf(e[*n].name, sizeof e[*n].name, "%s", name);
+    e[*n].ndim = ndim;
+    e[*n].shape[0] = a;
+    e[*n].shape[1] = b;
+    (*n)++;
+}
+
+static void add_linear(expect_t *e, size_t *n, const char *base, int64_t out, int64_t in)
+{
+    char nm[96];
+    snprintf(nm, sizeof nm, "%s.weight", base);
+    add_exp(e, n, nm, 2, out, in);
+    snprintf(nm, sizeof nm, "%s.bias", base);
+    add_exp(e, n, nm, 1, out, 0);
+}
+
+static const char *const LAYER_LN[] = {"input_layernorm", "third_layernorm", "fourth_layernorm",
+                                       "post_attention_layernorm"};
+
+static size_t build_expected(const sat_config *c, expect_t *e)
+{
+    size_t n = 0;
+    const int64_t H = c->hidden;
+    char nm[96];
+    add_exp(e, &n, "transformer.word_embeddings.weight", 2, c->vocab, H);
+    add_exp(e, &n, "transformer.position_embeddings.weight", 2, c->max_seq, H);
+    for (int64_t l = 0; l < c->num_layers; l++) {
+        for (size_t k = 0; k < 4; k++) {
+            snprintf(nm, sizeof nm, "transformer.layers.%lld.%s", (long long)l, LAYER_LN[k]);
+            add_linear(e, &n, nm, H, 0);
+            e[n - 2].ndim = 1; /* LayerNorm weight is [H] */
+        }
+        snprintf(nm, sizeof nm, "transformer.layers.%lld.attention.query_key_value", (long long)l);
+        add_linear(e, &n, nm, 3 * H, H);
+        snprintf(nm, sizeof nm, "transformer.layers.%lld.attention.dense", (long long)l);
+        add_linear(e, &n, nm, H, H);
+        snprintf(nm, sizeof nm, "transformer.layers.%lld.mlp.dense_h_to_4h", (long long)l);
+        add_linear(e, &n, nm, 4 * H, H);
+        snprintf(nm, sizeof nm, "transformer.layers.%lld.mlp.dense_4h_to_h", (long long)l);
+        add_linear(e, &n, nm, H, 4 * H);
+    }
+    add_linear(e, &n, "transformer.final_layernorm", H, 0);
+    e[n - 2].ndim = 1;
+    add_exp(e, &n, "mixins.extra_position_embedding.position_embeddings.weight", 2, c->add_seq, H);
+    for (int64_t l = 0; l < c->num_layers; l++) {
+        snprintf(nm, sizeof nm, "mixins.attention_plus.query_key_value.%lld", (long long)l);
+        add_linear(e, &n, nm, 3 * H, H);
+        snprintf(nm, sizeof nm, "mixins.attention_plus.dense.%lld", (long long)l);
+        add_linear(e, &n, nm, H, H);
+        snprintf(nm, sizeof nm, "mixins.attention_plus.attn_distribution.%lld", (long long)l);
+        add_exp(e, &n, nm, 1, H, 0);
+    }
+    return n;
+}
+
+static cv_status check_tensors(const cv_pt *pt, const char *pt_path, const expect_t *e, size_t n, cv_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        const cv_pt_tensor *t = cv_pt_find(pt, e[i].name);
+        if (!t)
+            return cv_error_set(err, CV_ERR_FORMAT, "%s: missing tensor '%s'", pt_path, e[i].name);
+        bool ok = t->ndim == e[i].ndim && t->shape[0] == e[i].shape[0] && (e[i].ndim == 1 || t->shape[1] == e[i].shape[1]);
+        if (!ok) {
+            if (e[i].ndim == 1)
+                return cv_error_set(err, CV_ERR_FORMAT, "%s: tensor '%s' has %d dims or wrong shape (expected (%lld))",
+                                    pt_path, e[i].name, t->ndim, (long long)e[i].shape[0]);
+            return cv_error_set(err, CV_ERR_FORMAT, "%s: tensor '%s' has %d dims or wrong shape (expected (%lld, %lld))",
+                                pt_path, e[i].name, t->ndim, (long long)e[i].shape[0], (long long)e[i].shape[1]);
+        }
+        if (t->dtype != CV_PT_F32 && t->dtype != CV_PT_F16 && t->dtype != CV_PT_BF16)
+            return cv_error_set(err, CV_ERR_UNSUPPORTED, "%s: tensor '%s' has dtype %s (expected f32, f16 or bf16)",
+                                pt_path, e[i].name, cv_pt_dtype_name(t->dtype));
+    }
+    if (cv_pt_count(pt) != n) {
+        for (size_t j = 0; j < cv_pt_count(pt); j++) {
+            const char *nm = cv_pt_at(pt, j)->name;
+            bool known = false;
+            for (size_t i = 0; i < n && !known; i++)
+                known = strcmp(nm, e[i].name) == 0;
+            if (!known)
+                return cv_error_set(err, CV_ERR_FORMAT, "%s: unknown tensor '%s'", pt_path, nm);
+        }
+    }
+    return CV_OK;
+}
+
+/* ------------------------------------------------------------ writing */
+
+static uint32_t pt_as_cv(cv_pt_dtype d)
+{
+    return d == CV_PT_F16 ? CV_TYPE_F16 : d == CV_PT_BF16 ? CV_TYPE_BF16 : CV_TYPE_F32;
+}
+
+/* 1-D tensors stay f32; matrices get opts->type (q8_0 only when rows are
+ * whole blocks, else f32) or keep the checkpoint's dtype. */
+static uint32_t out_type(const cv_pt_tensor *t, int want)
+{
+    if (t->ndim != 2)
+        return CV_TYPE_F32;
+    if (want < 0)
+        return pt_as_cv(t->dtype);
+    if (want == CV_TYPE_Q8_0 && t->shape[1] % 32 != 0)
+        return CV_TYPE_F32;
+    return (uint32_t)want;
+}
+
+enum { CHUNK = 8192 }; /* elements per conversion step: a multiple of 32 */
+
+static void load_f32(const cv_pt_tensor *t, size_t off, size_t n, float *dst)
+{
+    const unsigned char *src = (const unsigned char *)t->data;
+    for (size_t i = 0; i < n; i++) {
+        if (t->dtype == CV_PT_F32) {
+            memcpy(&dst[i], src + 4 * (off + i), 4);
+        } else {
+            uint16_t h;
+            memcpy(&h, src + 2 * (off + i), 2);
+            dst[i] = t->dtype == CV_PT_F16 ? cv_f16_to_f32(h) : cv_bf16_to_f32(h);
+        }
+    }
+}
+
+static cv_status stream_tensor(cv_gguf_writer *w, const cv_pt_tensor *t, uint32_t type, float *fbuf,
+                               unsigned char *obuf, cv_error *err)
+{
+    if (type == pt_as_cv(t->dtype)) /* same representation: copy the bytes as they are */
+        return cv_gguf_writer_write_data(w, t->data, t->nbytes, err);
+    const size_t n = (size_t)t->numel;
+    for (size_t off = 0; off < n; off += CHUNK) {
+        const size_t m = n - off < CHUNK ? n - off : CHUNK;
+        size_t bytes;
+        load_f32(t, off, m, fbuf);
+        if (type == CV_TYPE_Q8_0) {
+            cv_quantize_q8_0_row(fbuf, (cv_block_q8_0 *)(void *)obuf, m);
+            bytes = m / 32 * sizeof(cv_block_q8_0);
+        } else if (type == CV_TYPE_F32) {
+            memcpy(obuf, fbuf, m * 4);
+            bytes = m * 4;
+        } else {
+            for (size_t i = 0; i < m; i++) {
+                uint16_t h = type == CV_TYPE_F16 ? cv_f32_to_f16(fbuf[i]) : cv_f32_to_bf16(fbuf[i]);
+                memcpy(obuf + 2 * i, &h, 2);
+            }
+            bytes = m * 2;
+        }
+        cv_status s = cv_gguf_writer_write_data(w, obuf, bytes, err);
+        if (s)
+            return s;
+    }
+    return CV_OK;
+}
+
+static const char *base_name(const char *dir)
+{
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    size_t b = n;
+    while (b > 0 && dir[b - 1] != '/')
+        b--;
+    static const char dot[] = ".";
+    return b == n ? dot : dir + b;
+}
+
+static cv_status write_meta(cv_gguf_writer *w, const sat_config *c, const cv_convert_opts *o, const char *dir,
+                            cv_error *err)
+{
+    const int64_t img = o->image_tokens >= 0 ? o->image_tokens : 20000;
+    const int64_t boi = o->boi >= 0 ? o->boi : c->vocab - 10;
+    const int64_t ntok = o->n_token >= 0 ? o->n_token : img + 4;
+    if (img > c->vocab || boi >= c->vocab || ntok >= c->vocab || boi < 0)
+        return cv_error_set(err, CV_ERR_ARG, "%s: token ids out of range: image_tokens %lld, boi %lld, n_token %lld (expected below vocab_size %lld; see --image-tokens, --boi, --n-token)",
+                            dir, (long long)img, (long long)boi, (long long)ntok, (long long)c->vocab);
+    char name[256];
+    const char *b = base_name(dir);
+    size_t bl = strcspn(b, "/");
+    snprintf(name, sizeof name, "%.*s", (int)(bl < 255 ? bl : 255), b);
+    uint32_t lay[8];
+    for (size_t i = 0; i < c->n_layout; i++)
+        lay[i] = (uint32_t)c->layout[i];
+    cv_status s;
+    if ((s = cv_gguf_writer_set_str(w, CV_KEY_ARCH, "cogvideo", err)) ||
+        (s = cv_gguf_writer_set_str(w, CV_KEY_NAME, name, err)) ||
+        (s = cv_gguf_writer_set_u32(w, CV_KEY_STAGE, (uint32_t)c->stage, err)) ||
+        (s = cv_gguf_writer_set_u32(w, CV_KEY_NUM_LAYERS, (uint32_t)c->num_layers, err)) ||
+        (s = cv_gguf_writer_set_u32(w, CV_KEY_HIDDEN, (uint32_t)c->hidden, err)) ||
+        (s = cv_gguf_writer_set_u32(w, CV_KEY_HEADS, (uint32_t)c->heads, err)) ||
+        (s = cv_gguf_writer_set_u32(w, CV_KEY_VOCAB, (uint32_t)c->vocab, err)) ||
+        (s = cv_gguf_writer_set_u32(w, CV_KEY_MAX_SEQ, (uint32_t)c->max_seq, err)) ||
+        (s = cv_gguf_writer_set_u32(w, CV_KEY_ADD_SEQ, (uint32_t)c->add_seq, err)) ||
+        (s = cv_gguf_writer_set_array(w, CV_KEY_LAYOUT, CV_GGUF_UINT32, lay, c->n_layout, err)) ||
+        (s = cv_gguf_writer_set_i32(w, CV_KEY_WINDOW, (int32_t)c->window, err)) ||
+        (s = cv_gguf_writer_set_i32(w, CV_KEY_SWIN_SHIFT, c->stage == 2 ? (int32_t)(c->window / 2) : 0, err)) ||
+        (s = cv_gguf_writer_set_str(w, CV_KEY_ATTN_PLUS, c->stage == 2 ? "swin" : "full", err)) ||
+        (s = cv_gguf_writer_set_f32(w, CV_KEY_LN_EPS, 1e-5f, err)) ||
+        (s = cv_gguf_writer_set_u32(w, CV_KEY_IMAGE_TOKENS, (uint32_t)img, err)) ||
+        (s = cv_gguf_writer_set_u32(w, CV_KEY_BOI, (uint32_t)boi, err)) ||
+        (s = cv_gguf_writer_set_u32(w, CV_KEY_N_TOKEN, (uint32_t)ntok, err)))
+        return s;
+    return CV_OK;
+}
+
+static cv_status write_all(cv_gguf_writer *w, const cv_pt *pt, const expect_t *e, size_t n, const cv_convert_opts *o,
+                           cv_error *err)
+{
+    cv_status s;
+    for (size_t i = 0; i < n; i++) {
+        const cv_pt_tensor *t = cv_pt_find(pt, e[i].name);
+        if ((s = cv_gguf_writer_add_tensor(w, t->name, out_type(t, o->type), t->ndim, t->shape, NULL, err)))
+            return s;
+    }
+    if ((s = cv_gguf_writer_begin(w, err)))
+        return s;
+    float *fbuf = malloc(CHUNK * sizeof(float));
+    unsigned char *obuf = malloc(CHUNK * sizeof(float));
+    if (!fbuf || !obuf) {
+        free(fbuf);
+        free(obuf);
+        return cv_error_set(err, CV_ERR_NOMEM, "out of memory");
+    }
+    uint64_t bytes = 0;
+    s = CV_OK;
+    for (size_t i = 0; i < n && !s; i++) {
+        const cv_pt_tensor *t = cv_pt_find(pt, e[i].name);
+        s = stream_tensor(w, t, out_type(t, o->type), fbuf, obuf, err);
+        bytes += t->nbytes;
+        if (!s && o->progress)
+            o->progress(o->progress_ctx, i + 1, n, bytes);
+    }
+    free(fbuf);
+    free(obuf);
+    return s ? s : cv_gguf_writer_finish(w, err);
+}
+
+cv_status cv_convert(const char *sat_dir, const char *out_path, const cv_convert_opts *opts, cv_error *err)
+{
+    cv_convert_opts def;
+    if (!opts) {
+        cv_convert_opts_default(&def);
+        opts = &def;
+    }
+    sat_config c;
+    char pt_path[4096];
+    cv_status s;
+    if ((s = read_config(sat_dir, &c, err)) || (s = read_latest(sat_dir, pt_path, sizeof pt_path, err)))
+        return s;
+    const size_t max_n = 5 + 21 * (size_t)c.num_layers; /* generous upper bound of build_expected */
+    expect_t *e = malloc(max_n * sizeof *e);
+    if (!e)
+        return cv_error_set(err, CV_ERR_NOMEM, "out of memory");
+    const size_t n = build_expected(&c, e);
+    cv_pt *pt = NULL;
+    cv_gguf_writer *w = NULL;
+    if (!(s = cv_pt_open(pt_path, "module", &pt, err)) && !(s = check_tensors(pt, pt_path, e, n, err)) &&
+        !(s = cv_gguf_writer_new(&w, out_path, 0, err)) && !(s = write_meta(w, &c, opts, sat_dir, err)))
+        s = write_all(w, pt, e, n, opts, err);
+    cv_gguf_writer_free(w);
+    cv_pt_close(pt);
+    free(e);
+    return s;
+}

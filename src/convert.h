@@ -1,0 +1,52 @@
+/* convert.h — SAT checkpoint folder (model_config.json, latest,
+ * <iter>/mp_rank_00_model_states.pt) -> GGUF, streamed tensor by tensor.
+ * Tensor names are the SAT state-dict keys verbatim, shapes in PyTorch order.
+ * Errors are one line naming the file and the key or tensor; on failure no
+ * output file is left. */
+#ifndef CV_CONVERT_H
+#define CV_CONVERT_H
+#include <stddef.h>
+#include <stdint.h>
+#include "cv_status.h"
+#include "cv_types.h"
+
+/* Metadata keys written by cv_convert (the model loader reads exactly these). */
+#define CV_KEY_ARCH          "general.architecture"        /* string "cogvideo" */
+#define CV_KEY_NAME          "general.name"                /* string: the folder's name */
+#define CV_KEY_STAGE         "cogvideo.stage"              /* u32: 1 sequential, 2 interpolate */
+#define CV_KEY_NUM_LAYERS    "cogvideo.num_layers"         /* u32 */
+#define CV_KEY_HIDDEN        "cogvideo.hidden_size"        /* u32 */
+#define CV_KEY_HEADS         "cogvideo.num_attention_heads" /* u32 */
+#define CV_KEY_VOCAB         "cogvideo.vocab_size"         /* u32 */
+#define CV_KEY_MAX_SEQ       "cogvideo.max_sequence_length" /* u32: rows of the position table */
+#define CV_KEY_ADD_SEQ       "cogvideo.additional_seqlen"  /* u32: rows of the extra position table */
+#define CV_KEY_LAYOUT        "cogvideo.layout"             /* u32 array (SAT 'layout') */
+#define CV_KEY_WINDOW        "cogvideo.window_size"        /* i32: -1 stage 1, e.g. 10 stage 2 */
+#define CV_KEY_SWIN_SHIFT    "cogvideo.swin_shift"         /* i32: window/2 stage 2 (odd layers), 0 stage 1 */
+#define CV_KEY_ATTN_PLUS     "cogvideo.attention_plus"     /* string "full" (stage 1) or "swin" (stage 2) */
+#define CV_KEY_LN_EPS        "cogvideo.layernorm_eps"      /* f32 1e-5 */
+#define CV_KEY_IMAGE_TOKENS  "cogvideo.image_tokens"       /* u32: rows 0.. of the output projection (20000) */
+#define CV_KEY_BOI           "cogvideo.boi_id"             /* u32: default vocab_size - 10 */
+#define CV_KEY_N_TOKEN       "cogvideo.n_token_id"         /* u32: default image_tokens + 4 */
+
+typedef struct {
+    int type;              /* -1: keep the checkpoint's dtype for matrices; else a cv_type */
+    int64_t boi;           /* -1: vocab_size - 10 */
+    int64_t n_token;       /* -1: image_tokens + 4 */
+    int64_t image_tokens;  /* -1: 20000 */
+    /* Called after each tensor (may be NULL): i of n done, bytes so far. */
+    void (*progress)(void *ctx, size_t i, size_t n, uint64_t bytes);
+    void *progress_ctx;
+} cv_convert_opts;
+
+void cv_convert_opts_default(cv_convert_opts *o);
+
+/* "f32", "f16", "bf16", "q8_0" -> cv_type; -1 if not one of them. */
+int cv_convert_parse_type(const char *s);
+
+cv_status cv_convert(const char *sat_dir, const char *out_path, const cv_convert_opts *opts, cv_error *err);
+
+/* ggml's quantize_row_q8_0_ref: n a multiple of 32, n/32 blocks out. */
+void cv_quantize_q8_0_row(const float *x, cv_block_q8_0 *out, size_t n);
+
+#endif

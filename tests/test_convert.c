@@ -1,0 +1,330 @@
+/* test_convert.c — cogvideo convert: testdata/sat-tiny to GGUF for every
+ * --type, every tensor compared with the .pt; bad folders fail with one line
+ * and leave no output file. */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L /* mkdir, rmdir */
+#endif
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "convert.h"
+#include "gguf.h"
+#include "ptload.h"
+#include "test_files.h"
+
+static const char *sat_tiny(void)
+{
+    static char p[4096];
+    const char *d = getenv("CV_TESTDATA");
+    snprintf(p, sizeof p, "%s/sat-tiny", d ? d : "testdata");
+    return p;
+}
+
+static float pt_value(const cv_pt_tensor *t, size_t i)
+{
+    const unsigned char *b = t->data;
+    float f;
+    uint16_t h;
+    if (t->dtype == CV_PT_F32) {
+        memcpy(&f, b + 4 * i, 4);
+        return f;
+    }
+    memcpy(&h, b + 2 * i, 2);
+    return t->dtype == CV_PT_F16 ? cv_f16_to_f32(h) : cv_bf16_to_f32(h);
+}
+
+/* An independent q8_0: scale from the largest magnitude, round half away. */
+static void check_q8_block(const float *x, const cv_block_q8_0 *blk)
+{
+    float amax = 0;
+    for (int j = 0; j < 32; j++)
+        amax = fabsf(x[j]) > amax ? fabsf(x[j]) : amax;
+    float d = amax / 127.0f;
+    assert_int_equal(blk->d, cv_f32_to_f16(d));
+    for (int j = 0; j < 32; j++) {
+        float v = d != 0.0f ? x[j] * (1.0f / d) : 0.0f;
+        int q = (int)(v < 0 ? -floorf(-v + 0.5f) : floorf(v + 0.5f));
+        assert_int_equal(blk->qs[j], q);
+        float dd = cv_f16_to_f32(blk->d);
+        assert_true(fabsf(dd * (float)blk->qs[j] - x[j]) <= dd / 2 + fabsf(dd - d) * 127.0f + 1e-6f);
+    }
+}
+
+static void check_tensor(const cv_gguf_tensor *g, const cv_pt_tensor *t, int want)
+{
+    int64_t shape[CV_GGUF_MAX_DIMS];
+    assert_int_equal(cv_gguf_tensor_shape(g, shape), t->ndim);
+    for (int k = 0; k < t->ndim; k++)
+        assert_int_equal(shape[k], t->shape[k]);
+    uint32_t expect = t->ndim != 2 ? CV_TYPE_F32
+                      : want < 0   ? (t->dtype == CV_PT_F16 ? CV_TYPE_F16 : CV_TYPE_F32)
+                                   : (uint32_t)want;
+    assert_int_equal(g->type, expect);
+    const unsigned char *b = g->data;
+    float x[32];
+    for (size_t i = 0; i < (size_t)t->numel; i++) {
+        float v = pt_value(t, i);
+        if (g->type == CV_TYPE_F32) {
+            float f;
+            memcpy(&f, b + 4 * i, 4);
+            assert_memory_equal(&f, &v, 4);
+        } else if (g->type == CV_TYPE_F16 || g->type == CV_TYPE_BF16) {
+            uint16_t h, e = g->type == CV_TYPE_F16 ? cv_f32_to_f16(v) : cv_f32_to_bf16(v);
+            memcpy(&h, b + 2 * i, 2);
+            assert_int_equal(h, e);
+        } else {
+            x[i % 32] = v;
+            if (i % 32 == 31) {
+                cv_block_q8_0 blk;
+                memcpy(&blk, b + (i / 32) * sizeof blk, sizeof blk);
+                check_q8_block(x, &blk);
+            }
+        }
+    }
+}
+
+static void convert_and_check(int type)
+{
+    cv_convert_opts o;
+    cv_convert_opts_default(&o);
+    o.type = type;
+    o.image_tokens = 64;
+    cv_error err;
+    const char *out = cv_test_path("out.gguf");
+    cv_status s = cv_convert(sat_tiny(), out, &o, &err);
+    if (s)
+        fail_msg("%s", err.msg);
+    cv_gguf *g;
+    assert_int_equal(cv_gguf_open(out, &g, &err), CV_OK);
+    char pt_path[4200];
+    snprintf(pt_path, sizeof pt_path, "%s/1/mp_rank_00_model_states.pt", sat_tiny());
+    cv_pt *pt;
+    assert_int_equal(cv_pt_open(pt_path, "module", &pt, &err), CV_OK);
+    assert_int_equal(cv_gguf_tensor_count(g), cv_pt_count(pt));
+    for (size_t i = 0; i < cv_pt_count(pt); i++) {
+        const cv_pt_tensor *t = cv_pt_at(pt, i);
+        const cv_gguf_tensor *gt = cv_gguf_find_tensor(g, t->name);
+        assert_non_null(gt);
+        check_tensor(gt, t, type);
+    }
+    uint32_t u;
+    int32_t i32;
+    float f;
+    const char *str;
+    struct { const char *k; uint32_t v; } u32s[] = {
+        {CV_KEY_STAGE, 1}, {CV_KEY_NUM_LAYERS, 1}, {CV_KEY_HIDDEN, 32}, {CV_KEY_HEADS, 2}, {CV_KEY_VOCAB, 110},
+        {CV_KEY_MAX_SEQ, 16}, {CV_KEY_ADD_SEQ, 8}, {CV_KEY_IMAGE_TOKENS, 64}, {CV_KEY_BOI, 100}, {CV_KEY_N_TOKEN, 68}};
+    for (size_t k = 0; k < sizeof u32s / sizeof u32s[0]; k++) {
+        assert_int_equal(cv_gguf_get_u32(g, u32s[k].k, &u, &err), CV_OK);
+        assert_int_equal(u, u32s[k].v);
+    }
+    assert_int_equal(cv_gguf_get_i32(g, CV_KEY_WINDOW, &i32, &err), CV_OK);
+    assert_int_equal(i32, -1);
+    assert_int_equal(cv_gguf_get_i32(g, CV_KEY_SWIN_SHIFT, &i32, &err), CV_OK);
+    assert_int_equal(i32, 0);
+    assert_int_equal(cv_gguf_get_f32(g, CV_KEY_LN_EPS, &f, &err), CV_OK);
+    assert_true(f == 1e-5f);
+    assert_int_equal(cv_gguf_get_str(g, CV_KEY_ARCH, &str, NULL, &err), CV_OK);
+    assert_string_equal(str, "cogvideo");
+    assert_int_equal(cv_gguf_get_str(g, CV_KEY_NAME, &str, NULL, &err), CV_OK);
+    assert_string_equal(str, "sat-tiny");
+    assert_int_equal(cv_gguf_get_str(g, CV_KEY_ATTN_PLUS, &str, NULL, &err), CV_OK);
+    assert_string_equal(str, "full");
+    const cv_gguf_kv *kv;
+    assert_int_equal(cv_gguf_get_array(g, CV_KEY_LAYOUT, CV_GGUF_UINT32, &kv, &err), CV_OK);
+    uint32_t lay[3];
+    assert_int_equal(kv->count, 3);
+    memcpy(lay, kv->data, sizeof lay);
+    assert_int_equal(lay[0], 8);
+    assert_int_equal(lay[2], 32);
+    cv_pt_close(pt);
+    cv_gguf_close(g);
+    cv_test_empty_dir();
+}
+
+static void test_keep(void **state) { (void)state; convert_and_check(-1); }
+static void test_f32(void **state) { (void)state; convert_and_check(CV_TYPE_F32); }
+static void test_f16(void **state) { (void)state; convert_and_check(CV_TYPE_F16); }
+static void test_bf16(void **state) { (void)state; convert_and_check(CV_TYPE_BF16); }
+static void test_q8_0(void **state) { (void)state; convert_and_check(CV_TYPE_Q8_0); }
+
+static void test_quantize_ties(void **state)
+{
+    (void)state;
+    float x[32];
+    for (int j = 0; j < 32; j++)
+        x[j] = (float)(j - 16) * 0.37f;
+    x[5] = 0;
+    cv_block_q8_0 b;
+    cv_quantize_q8_0_row(x, &b, 32);
+    check_q8_block(x, &b);
+    memset(x, 0, sizeof x);
+    cv_quantize_q8_0_row(x, &b, 32);
+    assert_int_equal(b.d, 0);
+    for (int j = 0; j < 32; j++)
+        assert_int_equal(b.qs[j], 0);
+}
+
+/* A copy of sat-tiny in the scratch directory (bad/1/...), to break. */
+static const char *bad_copy(void)
+{
+    static char dir[4200];
+    char p[4300];
+    snprintf(dir, sizeof dir, "%s/bad", cv_test_tmpdir);
+    mkdir(dir, 0700);
+    snprintf(p, sizeof p, "%s/1", dir);
+    mkdir(p, 0700);
+    const char *names[] = {"model_config.json", "latest", "1/mp_rank_00_model_states.pt"};
+    for (int i = 0; i < 3; i++) {
+        char src[4300];
+        size_t n;
+        snprintf(src, sizeof src, "%s/%s", sat_tiny(), names[i]);
+        unsigned char *b = cv_test_read_all(src, &n);
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        cv_test_write_bytes(p, b, n);
+        free(b);
+    }
+    return dir;
+}
+
+static void bad_cleanup(const char *dir)
+{
+    char p[4300];
+    const char *names[] = {"model_config.json", "latest", "1/mp_rank_00_model_states.pt"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        unlink(p);
+    }
+    snprintf(p, sizeof p, "%s/1", dir);
+    rmdir(p);
+    rmdir(dir);
+}
+
+static void put(const char *dir, const char *name, const char *text)
+{
+    char p[4300];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    cv_test_write_bytes(p, text, strlen(text));
+}
+
+static void expect_fail(const char *dir, const char *needle)
+{
+    cv_convert_opts o;
+    cv_convert_opts_default(&o);
+    o.image_tokens = 64;
+    cv_error err;
+    const char *out = cv_test_path("out.gguf");
+    assert_int_not_equal(cv_convert(dir, out, &o, &err), CV_OK);
+    if (!strstr(err.msg, needle))
+        fail_msg("message '%s' lacks '%s'", err.msg, needle);
+    assert_null(strchr(err.msg, '\n'));
+    assert_int_equal(access(out, F_OK), -1);
+}
+
+static const char CFG_HEAD[] = "{\"num_layers\": 1, \"num_attention_heads\": 2, \"vocab_size\": 110, "
+                               "\"layernorm_order\": \"sandwich\", \"model_parallel_size\": 1, "
+                               "\"max_sequence_length\": 16, \"layout\": [8, 16, 32], \"additional_seqlen\": 8, ";
+
+static void test_bad_inputs(void **state)
+{
+    (void)state;
+    char cfg[1024];
+    const char *dir = bad_copy();
+    put(dir, "latest", "7");
+    expect_fail(dir, "7/mp_rank_00_model_states.pt");
+    put(dir, "latest", "x");
+    expect_fail(dir, "latest");
+    put(dir, "latest", "1\n");
+    put(dir, "model_config.json", "{\"num_layers\": ");
+    expect_fail(dir, "model_config.json");
+    snprintf(cfg, sizeof cfg, "%s\"window_size\": -1, \"cogvideo_stage\": 1}", CFG_HEAD);
+    put(dir, "model_config.json", cfg);
+    expect_fail(dir, "'hidden_size'");
+    snprintf(cfg, sizeof cfg, "%s\"hidden_size\": \"32\", \"window_size\": -1, \"cogvideo_stage\": 1}", CFG_HEAD);
+    put(dir, "model_config.json", cfg);
+    expect_fail(dir, "'hidden_size' is not an integer");
+    snprintf(cfg, sizeof cfg, "%s\"hidden_size\": 33, \"window_size\": -1, \"cogvideo_stage\": 1}", CFG_HEAD);
+    put(dir, "model_config.json", cfg);
+    expect_fail(dir, "not a multiple of num_attention_heads");
+    snprintf(cfg, sizeof cfg, "%s\"hidden_size\": 32, \"window_size\": -1, \"cogvideo_stage\": 2}", CFG_HEAD);
+    put(dir, "model_config.json", cfg);
+    expect_fail(dir, "'window_size'");
+    snprintf(cfg, sizeof cfg, "%s\"hidden_size\": 64, \"window_size\": -1, \"cogvideo_stage\": 1}", CFG_HEAD);
+    put(dir, "model_config.json", cfg);
+    expect_fail(dir, "transformer.word_embeddings.weight");
+    put(dir, "latest", "1");
+    put(dir, "1/mp_rank_00_model_states.pt", "PK\003\004trunc");
+    snprintf(cfg, sizeof cfg, "%s\"hidden_size\": 32, \"window_size\": -1, \"cogvideo_stage\": 1}", CFG_HEAD);
+    put(dir, "model_config.json", cfg);
+    expect_fail(dir, "mp_rank_00_model_states.pt");
+    bad_cleanup(dir);
+    put(cv_test_tmpdir, "dummy", "");
+    expect_fail(cv_test_tmpdir, "model_config.json");
+    cv_test_empty_dir();
+}
+
+/* The golden checkpoints (f32, vocab 20410), when CV_SHARED is set: every
+ * tensor converted as f32 equals the .pt bit for bit. */
+static void test_golden(void **state)
+{
+    (void)state;
+    const char *shared = getenv("CV_SHARED");
+    if (!shared || !*shared) {
+        print_message("CV_SHARED not set: golden checkpoints skipped\n");
+        skip();
+    }
+    for (int st = 1; st <= 2; st++) {
+        char dir[4200], pt_path[4400];
+        snprintf(dir, sizeof dir, "%s/golden/A/ckpt/cogvideo-stage%d", shared, st);
+        snprintf(pt_path, sizeof pt_path, "%s/1/mp_rank_00_model_states.pt", dir);
+        cv_convert_opts o;
+        cv_convert_opts_default(&o);
+        o.type = CV_TYPE_F32;
+        cv_error err;
+        const char *out = cv_test_path("golden.gguf");
+        cv_status s = cv_convert(dir, out, &o, &err);
+        if (s)
+            fail_msg("%s", err.msg);
+        cv_gguf *g;
+        cv_pt *pt;
+        assert_int_equal(cv_gguf_open(out, &g, &err), CV_OK);
+        assert_int_equal(cv_pt_open(pt_path, "module", &pt, &err), CV_OK);
+        assert_int_equal(cv_gguf_tensor_count(g), cv_pt_count(pt));
+        for (size_t i = 0; i < cv_pt_count(pt); i++) {
+            const cv_pt_tensor *t = cv_pt_at(pt, i);
+            const cv_gguf_tensor *gt = cv_gguf_find_tensor(g, t->name);
+            assert_non_null(gt);
+            check_tensor(gt, t, CV_TYPE_F32);
+        }
+        uint32_t u;
+        assert_int_equal(cv_gguf_get_u32(g, CV_KEY_STAGE, &u, &err), CV_OK);
+        assert_int_equal(u, (uint32_t)st);
+        int32_t sh;
+        assert_int_equal(cv_gguf_get_i32(g, CV_KEY_SWIN_SHIFT, &sh, &err), CV_OK);
+        assert_int_equal(sh, st == 2 ? 5 : 0);
+        cv_pt_close(pt);
+        cv_gguf_close(g);
+        cv_test_empty_dir();
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_keep),        cmocka_unit_test(test_f32),  cmocka_unit_test(test_f16),
+        cmocka_unit_test(test_bf16),        cmocka_unit_test(test_q8_0), cmocka_unit_test(test_quantize_ties),
+        cmocka_unit_test(test_bad_inputs), cmocka_unit_test(test_golden),
+    };
+    cv_test_dir_name("test_convert");
+    return cmocka_run_group_tests(tests, cv_test_setup_dir, cv_test_teardown_dir);
+}
