@@ -247,21 +247,24 @@ static void test_bad_inputs(void **state)
     put(dir, "latest", "1\n");
     put(dir, "model_config.json", "{\"num_layers\": ");
     expect_fail(dir, "model_config.json");
-    snprintf(cfg, sizeof cfg, "%s\"window_size\": -1, \"cogvideo_stage\": 1}", CFG_HEAD);
-    put(dir, "model_config.json", cfg);
-    expect_fail(dir, "'hidden_size'");
-    snprintf(cfg, sizeof cfg, "%s\"hidden_size\": \"32\", \"window_size\": -1, \"cogvideo_stage\": 1}", CFG_HEAD);
-    put(dir, "model_config.json", cfg);
-    expect_fail(dir, "'hidden_size' is not an integer");
-    snprintf(cfg, sizeof cfg, "%s\"hidden_size\": 33, \"window_size\": -1, \"cogvideo_stage\": 1}", CFG_HEAD);
-    put(dir, "model_config.json", cfg);
-    expect_fail(dir, "not a multiple of num_attention_heads");
-    snprintf(cfg, sizeof cfg, "%s\"hidden_size\": 32, \"window_size\": -1, \"cogvideo_stage\": 2}", CFG_HEAD);
-    put(dir, "model_config.json", cfg);
-    expect_fail(dir, "'window_size'");
-    snprintf(cfg, sizeof cfg, "%s\"hidden_size\": 64, \"window_size\": -1, \"cogvideo_stage\": 1}", CFG_HEAD);
-    put(dir, "model_config.json", cfg);
-    expect_fail(dir, "transformer.word_embeddings.weight");
+    /* model_config.json = CFG_HEAD + tail; each must fail naming `needle` */
+    static const struct {
+        const char *tail, *needle;
+    } bad_cfgs[] = {
+        { "\"window_size\": -1, \"cogvideo_stage\": 1}", "'hidden_size'" },
+        { "\"hidden_size\": \"32\", \"window_size\": -1, \"cogvideo_stage\": 1}",
+          "'hidden_size' is not an integer" },
+        { "\"hidden_size\": 33, \"window_size\": -1, \"cogvideo_stage\": 1}",
+          "not a multiple of num_attention_heads" },
+        { "\"hidden_size\": 32, \"window_size\": -1, \"cogvideo_stage\": 2}", "'window_size'" },
+        { "\"hidden_size\": 64, \"window_size\": -1, \"cogvideo_stage\": 1}",
+          "transformer.word_embeddings.weight" },
+    };
+    for (size_t i = 0; i < sizeof bad_cfgs / sizeof bad_cfgs[0]; i++) {
+        snprintf(cfg, sizeof cfg, "%s%s", CFG_HEAD, bad_cfgs[i].tail);
+        put(dir, "model_config.json", cfg);
+        expect_fail(dir, bad_cfgs[i].needle);
+    }
     put(dir, "latest", "1");
     put(dir, "1/mp_rank_00_model_states.pt", "PK\003\004trunc");
     snprintf(cfg, sizeof cfg, "%s\"hidden_size\": 32, \"window_size\": -1, \"cogvideo_stage\": 1}", CFG_HEAD);
