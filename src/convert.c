@@ -50,6 +50,36 @@ void cv_convert_opts_default(cv_convert_opts *o)
     o->boi = -1;
     o->n_token = -1;
     o->image_tokens = -1;
+    o->frame_height = 20;
+    o->frame_width = 20;
+    o->max_text_len = 74;
+    o->frame_pos_offset = 512;
+    o->extra_pos_offset = -1;
+}
+
+/* The sequence-layout options, checked before anything is read so that a
+ * bad flag never depends on the folder.  Their relation to the position
+ * tables (max_sequence_length) is the model loader's to check: the tiny
+ * fixtures have 16-row tables.  *extra gets the effective extra offset. */
+static cv_status check_layout_opts(const cv_convert_opts *o, int64_t *extra, cv_error *err)
+{
+    const int64_t h = o->frame_height, w = o->frame_width;
+    if (h < 1 || w < 1 || h > INT32_MAX || w > INT32_MAX || h * w > INT32_MAX)
+        return cv_error_set(err, CV_ERR_ARG, "--frame-grid: %lldx%lld (expected HxW with H, W >= 1 and H*W < 2^31)",
+                            (long long)h, (long long)w);
+    if (o->max_text_len < 1 || o->max_text_len > INT32_MAX)
+        return cv_error_set(err, CV_ERR_ARG, "--max-text-len: %lld (expected 1 .. %d)", (long long)o->max_text_len,
+                            INT32_MAX);
+    if (o->frame_pos_offset < 0 || o->frame_pos_offset > INT32_MAX)
+        return cv_error_set(err, CV_ERR_ARG, "--frame-pos-offset: %lld (expected 0 .. %d)",
+                            (long long)o->frame_pos_offset, INT32_MAX);
+    /* the original: frame 0 fills rows 512..911 of the base table, and
+     * position 912 is row 0 of the extra table */
+    *extra = o->extra_pos_offset != -1 ? o->extra_pos_offset : o->frame_pos_offset + h * w;
+    if (*extra < 0 || *extra > INT32_MAX)
+        return cv_error_set(err, CV_ERR_ARG, "--extra-pos-offset: %lld (expected 0 .. %d)", (long long)*extra,
+                            INT32_MAX);
+    return CV_OK;
 }
 
 /* ------------------------------------------------------------ config */
@@ -205,6 +235,16 @@ static size_t build_expected(const sat_config *c, expect_t *e)
     return n;
 }
 
+/* "(a, b)" as PyTorch prints a shape; "()" for a scalar. */
+static void shape_str(const int64_t *shape, int ndim, char *buf, size_t cap)
+{
+    size_t k = (size_t)snprintf(buf, cap, "(");
+    for (int d = 0; d < ndim && k < cap; d++)
+        k += (size_t)snprintf(buf + k, cap - k, d ? ", %lld" : "%lld", (long long)shape[d]);
+    if (k < cap)
+        snprintf(buf + k, cap - k, ")");
+}
+
 static cv_status check_tensors(const cv_pt *pt, const char *pt_path, const expect_t *e, size_t n, cv_error *err)
 {
     for (size_t i = 0; i < n; i++) {
@@ -213,11 +253,11 @@ static cv_status check_tensors(const cv_pt *pt, const char *pt_path, const expec
             return cv_error_set(err, CV_ERR_FORMAT, "%s: missing tensor '%s'", pt_path, e[i].name);
         bool ok = t->ndim == e[i].ndim && t->shape[0] == e[i].shape[0] && (e[i].ndim == 1 || t->shape[1] == e[i].shape[1]);
         if (!ok) {
-            if (e[i].ndim == 1)
-                return cv_error_set(err, CV_ERR_FORMAT, "%s: tensor '%s' has %d dims or wrong shape (expected (%lld))",
-                                    pt_path, e[i].name, t->ndim, (long long)e[i].shape[0]);
-            return cv_error_set(err, CV_ERR_FORMAT, "%s: tensor '%s' has %d dims or wrong shape (expected (%lld, %lld))",
-                                pt_path, e[i].name, t->ndim, (long long)e[i].shape[0], (long long)e[i].shape[1]);
+            char found[256], want[64];
+            shape_str(t->shape, t->ndim, found, sizeof found);
+            shape_str(e[i].shape, e[i].ndim, want, sizeof want);
+            return cv_error_set(err, CV_ERR_FORMAT, "%s: tensor '%s' has shape %s (expected %s)", pt_path, e[i].name,
+                                found, want);
         }
         if (t->dtype != CV_PT_F32 && t->dtype != CV_PT_F16 && t->dtype != CV_PT_BF16)
             return cv_error_set(err, CV_ERR_UNSUPPORTED, "%s: tensor '%s' has dtype %s (expected f32, f16 or bf16)",
@@ -314,6 +354,30 @@ static const char *base_name(const char *dir)
     return b == n ? dot : dir + b;
 }
 
+/* Stage-2 time slots: model-frame F sits at time slot TIME_SLOTS[F] (frames 0..2
+ * are the given parents at slots 0, 2, 4; frames 3, 4 the generated 1, 3),
+ * position ids 512 + 400 * slot + j (golden/README "Pipeline sequence
+ * layout", the original's stage-2 position_ids). */
+static const uint32_t TIME_SLOTS[5] = {0, 2, 4, 1, 3};
+
+static cv_status write_layout_meta(cv_gguf_writer *w, const sat_config *c, const cv_convert_opts *o, cv_error *err)
+{
+    int64_t extra;
+    cv_status s; /* cv_convert checked the options already: this only computes extra */
+    if ((s = check_layout_opts(o, &extra, err)) ||
+        (s = cv_gguf_writer_set_u32(w, CV_KEY_FRAME_H, (uint32_t)o->frame_height, err)) ||
+        (s = cv_gguf_writer_set_u32(w, CV_KEY_FRAME_W, (uint32_t)o->frame_width, err)) ||
+        (s = cv_gguf_writer_set_u32(w, CV_KEY_MAX_TEXT, (uint32_t)o->max_text_len, err)) ||
+        (s = cv_gguf_writer_set_u32(w, CV_KEY_FRAME_POS, (uint32_t)o->frame_pos_offset, err)) ||
+        (s = cv_gguf_writer_set_u32(w, CV_KEY_EXTRA_POS, (uint32_t)extra, err)) ||
+        /* local3d is never the release's kind (stage 1 full, stage 2 swin) */
+        (s = cv_gguf_writer_set_u32(w, CV_KEY_LOCAL3D_K, 0, err)))
+        return s;
+    if (c->stage == 2)
+        return cv_gguf_writer_set_array(w, CV_KEY_TIME_SLOTS, CV_GGUF_UINT32, TIME_SLOTS, 5, err);
+    return CV_OK;
+}
+
 static cv_status write_meta(cv_gguf_writer *w, const sat_config *c, const cv_convert_opts *o, const char *dir,
                             cv_error *err)
 {
@@ -349,7 +413,7 @@ static cv_status write_meta(cv_gguf_writer *w, const sat_config *c, const cv_con
         (s = cv_gguf_writer_set_u32(w, CV_KEY_BOI, (uint32_t)boi, err)) ||
         (s = cv_gguf_writer_set_u32(w, CV_KEY_N_TOKEN, (uint32_t)ntok, err)))
         return s;
-    return CV_OK;
+    return write_layout_meta(w, c, o, err);
 }
 
 static cv_status write_all(cv_gguf_writer *w, const cv_pt *pt, const expect_t *e, size_t n, const cv_convert_opts *o,
@@ -394,7 +458,9 @@ cv_status cv_convert(const char *sat_dir, const char *out_path, const cv_convert
     sat_config c;
     char pt_path[4096];
     cv_status s;
-    if ((s = read_config(sat_dir, &c, err)) || (s = read_latest(sat_dir, pt_path, sizeof pt_path, err)))
+    int64_t extra;
+    if ((s = check_layout_opts(opts, &extra, err)) || (s = read_config(sat_dir, &c, err)) ||
+        (s = read_latest(sat_dir, pt_path, sizeof pt_path, err)))
         return s;
     const size_t max_n = 5 + 21 * (size_t)c.num_layers; /* generous upper bound of build_expected */
     expect_t *e = malloc(max_n * sizeof *e);

@@ -28,12 +28,24 @@
 #define CV_KEY_IMAGE_TOKENS  "cogvideo.image_tokens"       /* u32: rows 0.. of the output projection (20000) */
 #define CV_KEY_BOI           "cogvideo.boi_id"             /* u32: default vocab_size - 10 */
 #define CV_KEY_N_TOKEN       "cogvideo.n_token_id"         /* u32: default image_tokens + 4 */
+#define CV_KEY_FRAME_H       "cogvideo.frame_height"       /* u32: token rows per frame (20) */
+#define CV_KEY_FRAME_W       "cogvideo.frame_width"        /* u32: token columns per frame (20) */
+#define CV_KEY_MAX_TEXT      "cogvideo.max_text_len"       /* u32: text tokens the caches hold (74) */
+#define CV_KEY_FRAME_POS     "cogvideo.frame_pos_offset"   /* u32: position row of frame 0's BOI (512) */
+#define CV_KEY_EXTRA_POS     "cogvideo.extra_pos_offset"   /* u32: ids >= this use extra row id - offset (912) */
+#define CV_KEY_TIME_SLOTS    "cogvideo.time_slots"         /* u32 array, stage 2 only: [0,2,4,1,3] */
+#define CV_KEY_LOCAL3D_K     "cogvideo.local3d_kernel"     /* u32: local3d kernel size; 0 (unused) */
 
 typedef struct {
     int type;              /* -1: keep the checkpoint's dtype for matrices; else a cv_type */
     int64_t boi;           /* -1: vocab_size - 10 */
     int64_t n_token;       /* -1: image_tokens + 4 */
     int64_t image_tokens;  /* -1: 20000 */
+    int64_t frame_height;  /* 20: the release's 20x20 token grid */
+    int64_t frame_width;   /* 20 */
+    int64_t max_text_len;  /* 74: the original's mems hold 400+74 / 2000+74 */
+    int64_t frame_pos_offset; /* 512 */
+    int64_t extra_pos_offset; /* -1: frame_pos_offset + frame_height * frame_width */
     /* Called after each tensor (may be NULL): i of n done, bytes so far. */
     void (*progress)(void *ctx, size_t i, size_t n, uint64_t bytes);
     void *progress_ctx;

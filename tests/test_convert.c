@@ -1,6 +1,7 @@
 /* test_convert.c — cogvideo convert: testdata/sat-tiny to GGUF for every
- * --type, every tensor compared with the .pt; bad folders fail with one line
- * and leave no output file. */
+ * --type, every tensor compared with the .pt; the sequence-layout metadata
+ * and its options; bad folders, bad checkpoints (testdata/sat-tiny-bad,
+ * truncated, corrupt) and bad options fail with one line and leave no file. */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L /* mkdir, rmdir */
 #endif
@@ -217,18 +218,27 @@ static void put(const char *dir, const char *name, const char *text)
     cv_test_write_bytes(p, text, strlen(text));
 }
 
+/* cv_convert(dir) with `o` must fail with one line containing `needle`,
+ * and leave nothing behind: no output, no temporary file. */
+static void expect_fail_opts(const char *dir, const cv_convert_opts *o, const char *needle)
+{
+    cv_error err;
+    const char *out = cv_test_path("out.gguf");
+    const int before = cv_test_count_files();
+    assert_int_not_equal(cv_convert(dir, out, o, &err), CV_OK);
+    if (!strstr(err.msg, needle))
+        fail_msg("message '%s' lacks '%s'", err.msg, needle);
+    assert_null(strchr(err.msg, '\n'));
+    assert_int_equal(access(out, F_OK), -1);
+    assert_int_equal(cv_test_count_files(), before);
+}
+
 static void expect_fail(const char *dir, const char *needle)
 {
     cv_convert_opts o;
     cv_convert_opts_default(&o);
     o.image_tokens = 64;
-    cv_error err;
-    const char *out = cv_test_path("out.gguf");
-    assert_int_not_equal(cv_convert(dir, out, &o, &err), CV_OK);
-    if (!strstr(err.msg, needle))
-        fail_msg("message '%s' lacks '%s'", err.msg, needle);
-    assert_null(strchr(err.msg, '\n'));
-    assert_int_equal(access(out, F_OK), -1);
+    expect_fail_opts(dir, &o, needle);
 }
 
 static const char CFG_HEAD[] = "{\"num_layers\": 1, \"num_attention_heads\": 2, \"vocab_size\": 110, "
@@ -274,6 +284,162 @@ static void test_bad_inputs(void **state)
     put(cv_test_tmpdir, "dummy", "");
     expect_fail(cv_test_tmpdir, "model_config.json");
     cv_test_empty_dir();
+}
+
+/* The .pt of the copy `dir` := bytes (n of them). */
+static void put_pt(const char *dir, const unsigned char *b, size_t n)
+{
+    char p[4300];
+    snprintf(p, sizeof p, "%s/1/mp_rank_00_model_states.pt", dir);
+    cv_test_write_bytes(p, b, n);
+}
+
+static unsigned char *read_testdata(const char *name, size_t *n)
+{
+    char p[4300];
+    snprintf(p, sizeof p, "%s%s", sat_tiny(), name); /* sat_tiny() + "-bad/x.pt" or "/1/..." */
+    return cv_test_read_all(p, n);
+}
+
+/* Broken checkpoints with sat-tiny's config: each is refused with one line
+ * naming the file and the tensor or the fault.  The first four are
+ * testdata/sat-tiny-bad/ (tests/make_sat_fixture.py OUTDIR all); the
+ * truncated and bad-central-directory ones are edited copies of sat-tiny's. */
+static void test_bad_checkpoints(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *file, *needle;
+    } cases[] = {
+        { "missing_tensor", "mp_rank_00_model_states.pt: missing tensor 'mixins.attention_plus.attn_distribution.0'" },
+        { "extra_tensor", "mp_rank_00_model_states.pt: unknown tensor 'transformer.layers.1.input_layernorm.weight'" },
+        { "wrong_shape", "mp_rank_00_model_states.pt: tensor 'transformer.layers.0.mlp.dense_4h_to_h.weight' has shape "
+                         "(128, 32) (expected (32, 128))" },
+        { "bad_opcode", "archive/data.pkl: unsupported pickle opcode 0xff at offset" },
+    };
+    const char *dir = bad_copy();
+    size_t n;
+    unsigned char *b;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "-bad/%s.pt", cases[i].file);
+        b = read_testdata(name, &n);
+        put_pt(dir, b, n);
+        free(b);
+        expect_fail(dir, cases[i].needle);
+    }
+    b = read_testdata("/1/mp_rank_00_model_states.pt", &n);
+    put_pt(dir, b, n / 2); /* truncated: the end of central directory is gone */
+    expect_fail(dir, "mp_rank_00_model_states.pt: not a zip archive");
+    put_pt(dir, b, n - 1); /* one byte short: the end record is cut */
+    expect_fail(dir, "mp_rank_00_model_states.pt: not a zip archive");
+    /* corrupt: the first central directory record's signature, at the
+     * offset the end record (PK\5\6, 22 bytes, no comment) names */
+    assert_true(n > 22 && memcmp(b + n - 22, "PK\005\006", 4) == 0);
+    uint32_t cd;
+    memcpy(&cd, b + n - 22 + 16, 4); /* little-endian host assumed, as the .pt data itself */
+    assert_true(cd + 4 < n && memcmp(b + cd, "PK\001\002", 4) == 0);
+    b[cd + 1] = 0;
+    put_pt(dir, b, n);
+    expect_fail(dir, "bad central directory record");
+    free(b);
+    bad_cleanup(dir);
+    cv_test_empty_dir();
+}
+
+static uint32_t get_u32(const cv_gguf *g, const char *key)
+{
+    uint32_t u = 0;
+    cv_error err;
+    if (cv_gguf_get_u32(g, key, &u, &err))
+        fail_msg("%s", err.msg);
+    return u;
+}
+
+/* Converts dir with o; checks the sequence-layout keys and returns nothing
+ * but failures.  want: frame_height, frame_width, max_text_len,
+ * frame_pos_offset, extra_pos_offset; stage 2 also has the time slots. */
+static void check_layout_keys(const char *dir, const cv_convert_opts *o, const uint32_t want[5], int stage)
+{
+    cv_error err;
+    const char *out = cv_test_path("layout.gguf");
+    if (cv_convert(dir, out, o, &err))
+        fail_msg("%s", err.msg);
+    cv_gguf *g;
+    assert_int_equal(cv_gguf_open(out, &g, &err), CV_OK);
+    const char *keys[5] = {CV_KEY_FRAME_H, CV_KEY_FRAME_W, CV_KEY_MAX_TEXT, CV_KEY_FRAME_POS, CV_KEY_EXTRA_POS};
+    for (int k = 0; k < 5; k++)
+        if (get_u32(g, keys[k]) != want[k])
+            fail_msg("%s is %u (expected %u)", keys[k], get_u32(g, keys[k]), want[k]);
+    assert_int_equal(get_u32(g, CV_KEY_LOCAL3D_K), 0);
+    assert_int_equal(get_u32(g, CV_KEY_STAGE), (uint32_t)stage);
+    const cv_gguf_kv *kv;
+    if (stage == 1) {
+        assert_null(cv_gguf_find_kv(g, CV_KEY_TIME_SLOTS));
+    } else {
+        static const uint32_t slots[5] = {0, 2, 4, 1, 3};
+        assert_int_equal(cv_gguf_get_array(g, CV_KEY_TIME_SLOTS, CV_GGUF_UINT32, &kv, &err), CV_OK);
+        assert_int_equal(kv->count, 5);
+        assert_memory_equal(kv->data, slots, sizeof slots);
+    }
+    cv_gguf_close(g);
+    unlink(out);
+}
+
+/* The keys a model loader needs beyond model_config.json: the release's
+ * defaults, each flag's override, and the stage-2 time slots. */
+static void test_layout_metadata(void **state)
+{
+    (void)state;
+    cv_convert_opts o;
+    cv_convert_opts_default(&o);
+    o.image_tokens = 64;
+    check_layout_keys(sat_tiny(), &o, (const uint32_t[5]){20, 20, 74, 512, 912}, 1);
+    o.frame_height = 3;
+    o.frame_width = 5;
+    o.max_text_len = 9;
+    o.frame_pos_offset = 4;
+    check_layout_keys(sat_tiny(), &o, (const uint32_t[5]){3, 5, 9, 4, 19}, 1); /* extra = 4 + 3*5 */
+    o.extra_pos_offset = 7;
+    check_layout_keys(sat_tiny(), &o, (const uint32_t[5]){3, 5, 9, 4, 7}, 1);
+    const char *dir = bad_copy();
+    char cfg[1024];
+    snprintf(cfg, sizeof cfg, "%s\"hidden_size\": 32, \"window_size\": 10, \"cogvideo_stage\": 2}", CFG_HEAD);
+    put(dir, "model_config.json", cfg);
+    cv_convert_opts_default(&o);
+    o.image_tokens = 64;
+    check_layout_keys(dir, &o, (const uint32_t[5]){20, 20, 74, 512, 912}, 2);
+    bad_cleanup(dir);
+    cv_test_empty_dir();
+}
+
+/* Bad layout options fail before the folder is read, naming the flag. */
+static void test_bad_layout_opts(void **state)
+{
+    (void)state;
+    static const struct {
+        int64_t fh, fw, text, fpos, epos;
+        const char *needle;
+    } cases[] = {
+        { 0, 20, 74, 512, -1, "--frame-grid: 0x20 (expected HxW with H, W >= 1" },
+        { 20, 0, 74, 512, -1, "--frame-grid: 20x0 (expected HxW with H, W >= 1" },
+        { 65536, 65536, 74, 512, -1, "--frame-grid: 65536x65536" },
+        { 20, 20, 0, 512, -1, "--max-text-len: 0 (expected 1 .. 2147483647)" },
+        { 20, 20, 74, -5, -1, "--frame-pos-offset: -5" },
+        { 20, 20, 74, 2147483647, -1, "--extra-pos-offset: 2147484047 (expected 0 .. 2147483647)" },
+        { 20, 20, 74, 512, -7, "--extra-pos-offset: -7 (expected 0 .. 2147483647)" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cv_convert_opts o;
+        cv_convert_opts_default(&o);
+        o.image_tokens = 64;
+        o.frame_height = cases[i].fh;
+        o.frame_width = cases[i].fw;
+        o.max_text_len = cases[i].text;
+        o.frame_pos_offset = cases[i].fpos;
+        o.extra_pos_offset = cases[i].epos;
+        expect_fail_opts(sat_tiny(), &o, cases[i].needle);
+    }
 }
 
 /* The golden checkpoints (f32, vocab 20410), when CV_SHARED is set: every
@@ -330,7 +496,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keep),        cmocka_unit_test(test_f32),  cmocka_unit_test(test_f16),
         cmocka_unit_test(test_bf16),        cmocka_unit_test(test_q8_0), cmocka_unit_test(test_quantize_ties),
-        cmocka_unit_test(test_bad_inputs), cmocka_unit_test(test_golden),
+        cmocka_unit_test(test_bad_inputs), cmocka_unit_test(test_bad_checkpoints),
+        cmocka_unit_test(test_layout_metadata), cmocka_unit_test(test_bad_layout_opts),
+        cmocka_unit_test(test_golden),
     };
     cv_test_dir_name("test_convert");
     return cmocka_run_group_tests(tests, cv_test_setup_dir, cv_test_teardown_dir);

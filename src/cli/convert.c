@@ -19,12 +19,21 @@
 static void convert_usage(FILE *out)
 {
     fprintf(out, "usage: cogvideo convert SAT_MODEL_DIR OUT.gguf [--type f32|f16|bf16|q8_0] [--boi ID]\n"
-                 "                        [--n-token ID] [--image-tokens N] [--quiet]\n"
-                 "  --type T          type of the weight matrices (default: the checkpoint's)\n"
-                 "  --boi ID          begin-of-image token id (default: vocab_size - 10)\n"
-                 "  --n-token ID      the <n> token id (default: image tokens + 4)\n"
-                 "  --image-tokens N  image tokens at the start of the vocabulary (default 20000)\n"
-                 "  --quiet           no progress on stderr\n");
+                 "                        [--n-token ID] [--image-tokens N] [--frame-grid HxW]\n"
+                 "                        [--max-text-len N] [--frame-pos-offset N] [--extra-pos-offset N]\n"
+                 "                        [--quiet]\n"
+                 "  --type T              type of the weight matrices (default: the checkpoint's)\n"
+                 "  --boi ID              begin-of-image token id (default: vocab_size - 10)\n"
+                 "  --n-token ID          the <n> token id (default: image tokens + 4)\n"
+                 "  --image-tokens N      image tokens at the start of the vocabulary (default 20000)\n"
+                 "  --frame-grid HxW      tokens per frame, rows x columns (default 20x20)\n"
+                 "  --max-text-len N      most text tokens in a sequence (default 74)\n"
+                 "  --frame-pos-offset N  position id of the first frame's <start_of_image> (default 512)\n"
+                 "  --extra-pos-offset N  first position id taken from the extra position table\n"
+                 "                        (default: frame-pos-offset + H*W, 912 for 20x20)\n"
+                 "  --quiet               no progress on stderr\n"
+                 "The model's SAT config (model_config.json) sets layers, sizes, stage and window;\n"
+                 "these options set what it does not hold.  Stage 2 also gets the time slots [0,2,4,1,3].\n");
 }
 
 typedef struct {
@@ -53,6 +62,32 @@ static int parse_id(const char *flag, const char *s, int64_t *v)
     return CV_EXIT_OK;
 }
 
+/* "HxW": two decimal integers (cv_convert checks that both are >= 1). */
+static int parse_grid(const char *s, int64_t *h, int64_t *w)
+{
+    static const char digits[] = "0123456789";
+    const size_t nh = strspn(s, digits);
+    const char *x = s + nh;
+    const size_t nw = *x == 'x' ? strspn(x + 1, digits) : 0;
+    if (nh == 0 || nh > 10 || nw == 0 || nw > 10 || x[1 + nw] != '\0')
+        return cv_cli_fail(CV_EXIT_USAGE, "--frame-grid: '%s' is not HxW (e.g. 20x20)", s);
+    *h = strtoll(s, NULL, 10);
+    *w = strtoll(x + 1, NULL, 10);
+    return CV_EXIT_OK;
+}
+
+/* The option's field for the integer-valued options; NULL for the others. */
+static int64_t *int_opt(cv_convert_opts *o, const char *a)
+{
+    return !strcmp(a, "--boi")                ? &o->boi
+           : !strcmp(a, "--n-token")          ? &o->n_token
+           : !strcmp(a, "--image-tokens")     ? &o->image_tokens
+           : !strcmp(a, "--max-text-len")     ? &o->max_text_len
+           : !strcmp(a, "--frame-pos-offset") ? &o->frame_pos_offset
+           : !strcmp(a, "--extra-pos-offset") ? &o->extra_pos_offset
+                                              : NULL;
+}
+
 static int parse_args(int argc, char **argv, cv_convert_opts *o, const char **paths, int *quiet)
 {
     int np = 0;
@@ -61,8 +96,7 @@ static int parse_args(int argc, char **argv, cv_convert_opts *o, const char **pa
         int rc = CV_EXIT_OK;
         if (!strcmp(a, "--quiet")) {
             *quiet = 1;
-        } else if (!strcmp(a, "--type") || !strcmp(a, "--boi") || !strcmp(a, "--n-token") ||
-                   !strcmp(a, "--image-tokens")) {
+        } else if (!strcmp(a, "--type") || !strcmp(a, "--frame-grid") || int_opt(o, a)) {
             if (i + 1 >= argc)
                 return cv_cli_fail(CV_EXIT_USAGE, "convert: %s needs a value", a);
             const char *v = argv[++i];
@@ -70,9 +104,10 @@ static int parse_args(int argc, char **argv, cv_convert_opts *o, const char **pa
                 o->type = cv_convert_parse_type(v);
                 if (o->type < 0)
                     return cv_cli_fail(CV_EXIT_USAGE, "--type: '%s' is not one of f32, f16, bf16, q8_0", v);
+            } else if (!strcmp(a, "--frame-grid")) {
+                rc = parse_grid(v, &o->frame_height, &o->frame_width);
             } else {
-                rc = parse_id(a, v, !strcmp(a, "--boi") ? &o->boi : !strcmp(a, "--n-token") ? &o->n_token
-                                                                                            : &o->image_tokens);
+                rc = parse_id(a, v, int_opt(o, a));
             }
         } else if (a[0] == '-' && a[1] != '\0') {
             return cv_cli_fail(CV_EXIT_USAGE, "convert: unknown option '%s' (see cogvideo convert --help)", a);
