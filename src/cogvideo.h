@@ -14,6 +14,8 @@
 #include "gguf.h"
 #include "kernels.h"
 #include "linear.h"
+#include "model.h"
+#include "filling.h"
 #include "npy.h"
 
 #define COGVIDEO_VERSION_MAJOR 0

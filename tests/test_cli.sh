@@ -42,7 +42,7 @@ expect 0 "--help" -- $CV --help && contains "$tmp/out" "usage: cogvideo COMMAND"
 expect 0 "--version" -- $CV --version && contains "$tmp/out" "^cogvideo [0-9]"
 expect 2 "no arguments" -- $CV
 expect 2 "unknown command" -- $CV frobnicate && one_line_error "unknown command 'frobnicate'"
-for c in generate convert-vqvae convert-tokenizer logits forward decode tokenize clusters bench; do
+for c in generate convert-vqvae convert-tokenizer decode tokenize clusters bench; do
   expect 2 "$c is not implemented yet" -- $CV "$c" && one_line_error "$c: not implemented yet"
 done
 expect 0 "info --help" -- $CV info --help && contains "$tmp/out" "usage: cogvideo info"
@@ -93,6 +93,56 @@ expect 2 "convert with 20000 image tokens > vocab 110" -- $CV convert "$sat" "$t
 [ ! -e "$tmp/c.gguf" ] || { echo "FAIL: convert left $tmp/c.gguf"; fails=$((fails + 1)); }
 expect 0 "convert sat-tiny --type q8_0" -- $CV convert "$sat" "$tmp/c.gguf" --image-tokens 64 --type q8_0 --quiet
 expect 0 "info on the converted file" -- $CV info "$tmp/c.gguf" && contains "$tmp/out" "cogvideo.boi_id"
+# the sequence-layout keys: the release's defaults, then each flag's override
+for kv in "frame_height *uint32 *20$" "frame_width *uint32 *20$" "max_text_len *uint32 *74$" \
+          "frame_pos_offset *uint32 *512$" "extra_pos_offset *uint32 *912$" "local3d_kernel *uint32 *0$"; do
+  contains "$tmp/out" "cogvideo\.$kv"
+done
+rm -f "$tmp/c.gguf"
+expect 0 "convert with --frame-grid 3x5 --max-text-len 9 --frame-pos-offset 4" -- \
+  $CV convert "$sat" "$tmp/c.gguf" --image-tokens 64 --frame-grid 3x5 --max-text-len 9 --frame-pos-offset 4 --quiet
+expect 0 "info on it" -- $CV info "$tmp/c.gguf" &&
+for kv in "frame_height *uint32 *3$" "frame_width *uint32 *5$" "max_text_len *uint32 *9$" \
+          "frame_pos_offset *uint32 *4$" "extra_pos_offset *uint32 *19$"; do
+  contains "$tmp/out" "cogvideo\.$kv"
+done
+rm -f "$tmp/c.gguf"
+expect 0 "convert with --extra-pos-offset 7" -- \
+  $CV convert "$sat" "$tmp/c.gguf" --image-tokens 64 --extra-pos-offset 7 --quiet
+expect 0 "info on it" -- $CV info "$tmp/c.gguf" && contains "$tmp/out" "cogvideo\.extra_pos_offset *uint32 *7$"
+rm -f "$tmp/c.gguf"
+expect 0 "convert --help lists the layout flags" -- $CV convert --help &&
+for f in --frame-grid --max-text-len --frame-pos-offset --extra-pos-offset; do contains "$tmp/out" "^  $f "; done
+# bad layout flags: usage errors (exit 2) naming the flag, no output file
+expect 2 "convert --frame-grid 20" -- $CV convert "$sat" "$tmp/c.gguf" --image-tokens 64 --frame-grid 20 &&
+  one_line_error "--frame-grid: '20' is not HxW"
+expect 2 "convert --frame-grid 0x20" -- $CV convert "$sat" "$tmp/c.gguf" --image-tokens 64 --frame-grid 0x20 &&
+  one_line_error "--frame-grid: 0x20 (expected HxW with H, W >= 1"
+expect 2 "convert --frame-grid 20x0" -- $CV convert "$sat" "$tmp/c.gguf" --image-tokens 64 --frame-grid 20x0 &&
+  one_line_error "--frame-grid: 20x0"
+expect 2 "convert --max-text-len 0" -- $CV convert "$sat" "$tmp/c.gguf" --image-tokens 64 --max-text-len 0 &&
+  one_line_error "--max-text-len: 0 (expected 1 .. 2147483647)"
+expect 2 "convert --max-text-len -3" -- $CV convert "$sat" "$tmp/c.gguf" --image-tokens 64 --max-text-len -3 &&
+  one_line_error "--max-text-len: '-3' is not an integer"
+expect 2 "convert --frame-pos-offset without a value" -- $CV convert "$sat" "$tmp/c.gguf" --frame-pos-offset &&
+  one_line_error "--frame-pos-offset needs a value"
+[ ! -e "$tmp/c.gguf" ] || { echo "FAIL: convert left $tmp/c.gguf"; fails=$((fails + 1)); }
+# broken checkpoints: exit 1, one line naming the tensor or fault, no output
+cp -R "$sat" "$tmp/bad" && chmod -R u+w "$tmp/bad"
+for v in "missing_tensor:missing tensor 'mixins.attention_plus.attn_distribution.0'" \
+         "extra_tensor:unknown tensor 'transformer.layers.1.input_layernorm.weight'" \
+         "wrong_shape:has shape (128, 32) (expected (32, 128))" \
+         "bad_opcode:unsupported pickle opcode 0xff"; do
+  cp "$sat-bad/${v%%:*}.pt" "$tmp/bad/1/mp_rank_00_model_states.pt"
+  expect 1 "convert a checkpoint with ${v%%:*}" -- $CV convert "$tmp/bad" "$tmp/c.gguf" --image-tokens 64 &&
+    one_line_error "${v#*:}"
+done
+head -c 1000 "$sat/1/mp_rank_00_model_states.pt" >"$tmp/bad/1/mp_rank_00_model_states.pt"
+expect 1 "convert a truncated checkpoint" -- $CV convert "$tmp/bad" "$tmp/c.gguf" --image-tokens 64 &&
+  one_line_error "mp_rank_00_model_states.pt: not a zip archive"
+[ ! -e "$tmp/c.gguf" ] || { echo "FAIL: convert left $tmp/c.gguf"; fails=$((fails + 1)); }
+[ -z "$(ls "$tmp" | grep -v '^bad$\|^out$\|^err$\|^cpu$\|\.gguf$')" ] ||
+  { echo "FAIL: stray files in $tmp: $(ls "$tmp")"; fails=$((fails + 1)); }
 
 echo "$((n - fails)) of $n checks passed"
 [ "$fails" -eq 0 ]

@@ -13,6 +13,8 @@ enum { CV_EXIT_OK = 0, CV_EXIT_FAIL = 1, CV_EXIT_USAGE = 2 };
 
 int cv_cmd_info(int argc, char **argv);
 int cv_cmd_convert(int argc, char **argv);
+int cv_cmd_forward(int argc, char **argv);
+int cv_cmd_logits(int argc, char **argv);
 
 /* Prints "cogvideo: <msg>" (one line) to stderr and returns `code`. */
 int cv_cli_fail(int code, const char *fmt, ...)
@@ -20,6 +22,14 @@ int cv_cli_fail(int code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+
+/* Flag values: a decimal integer in [lo, hi] / a finite float in [lo, hi];
+ * otherwise a one-line usage error naming the flag (returns CV_EXIT_USAGE). */
+int cv_cli_int(const char *flag, const char *s, int lo, int hi, int *v);
+int cv_cli_float(const char *flag, const char *s, float lo, float hi, float *v);
+
+/* Creates directory `path` (and missing parents); fine if it exists. */
+cv_status cv_cli_make_dir(const char *path, cv_error *err);
 
 /* Maps a library status to an exit code: argument errors are usage errors. */
 int cv_cli_exit_for(cv_status s);

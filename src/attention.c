@@ -1,0 +1,208 @@
+/* attention.c — key sets of CogVideo's dual-channel attention, and the
+ * attention over them.  Every rule below is quoted from
+ * ../shared/golden/README.md ("Attention"), which was validated against the
+ * original code (CogVideo 5f914b7, SwissArmyTransformer 0.2.9). */
+#include "attention.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+static int add_range(int *keys, int n, int lo, int hi)
+{
+    for (int k = lo; k < hi; k++)
+        keys[n++] = k;
+    return n;
+}
+
+/* Swin window of a row (or column) coordinate for an AR query: rows
+ * [*lo, *hi), "xs = ((x+s) div 10)*10 - s, xe = xs+10, clipped to [0,20]
+ * (no wrap-around); for s=0 xs = 10*(x div 10)". */
+static void swin_box(int x, int s, int win, int size, int *lo, int *hi)
+{
+    int xs = s > 0 ? ((x + s) / win) * win - s : (x / win) * win;
+    int xe = xs + win;
+    *lo = xs < 0 ? 0 : xs;
+    *hi = xe > size ? size : xe;
+}
+
+/* Window index of a coordinate in a NAR call: the original rolls the frame
+ * by -s (element x lands at (x - s) mod size) and cuts 10x10 windows with no
+ * mask, so in shifted layers rows {15..19, 0..4} form one window. */
+static int swin_nar_window(int x, int s, int win, int size)
+{
+    return (((x - s) % size + size) % size) / win;
+}
+
+static int swin_shift(const cv_hparams *hp, int layer)
+{
+    return layer % 2 == 1 ? hp->shift : 0;
+}
+
+/* Base channel: text (+w) and the same model-frame, causal; stage-2 NAR
+ * calls see their whole model-frame (bidirectional). */
+static int base_keys(const cv_hparams *hp, const cv_key_query *q, int *keys)
+{
+    const int tl = q->text_len, fl = hp->frame_len;
+    int n = add_range(keys, 0, 0, tl);
+    if (q->p < tl)
+        return n; /* text query: all text, bidirectional */
+    const int f0 = tl + (q->p - tl) / fl * fl;
+    int end = q->p + 1;
+    if (hp->stage == 2 && !q->incremental)
+        end = f0 + fl < q->call_end ? f0 + fl : q->call_end;
+    return add_range(keys, n, f0, end);
+}
+
+/* Stage 2, AR: the window box in every earlier model-frame, the box's cells
+ * of the current frame before the query, and the query itself. */
+static int swin_ar_keys(const cv_hparams *hp, const cv_key_query *q, int *keys, int n)
+{
+    const int tl = q->text_len, fl = hp->frame_len, fw = hp->frame_w;
+    const int F = (q->p - tl) / fl, i = (q->p - tl) % fl, s = swin_shift(hp, q->layer);
+    int x0, x1, y0, y1;
+    swin_box(i / fw, s, hp->window, hp->frame_h, &x0, &x1);
+    swin_box(i % fw, s, hp->window, fw, &y0, &y1);
+    for (int f = 0; f <= F; f++)
+        for (int x = x0; x < x1; x++)
+            for (int y = y0; y < y1; y++) {
+                const int j = x * fw + y;
+                if (f < F || j < i)
+                    keys[n++] = tl + f * fl + j;
+            }
+    keys[n++] = q->p;
+    return n;
+}
+
+/* Stage 2, NAR: every frame token of the call in the same (wrapped) window,
+ * in any frame, no causal mask (bug 2 of the README). */
+static int swin_nar_keys(const cv_hparams *hp, const cv_key_query *q, int *keys, int n)
+{
+    const int tl = q->text_len, fl = hp->frame_len, fw = hp->frame_w, fh = hp->frame_h;
+    const int s = swin_shift(hp, q->layer), i = (q->p - tl) % fl;
+    const int wx = swin_nar_window(i / fw, s, hp->window, fh), wy = swin_nar_window(i % fw, s, hp->window, fw);
+    for (int k = tl; k < q->call_end; k++) {
+        const int j = (k - tl) % fl;
+        if (swin_nar_window(j / fw, s, hp->window, fh) == wx && swin_nar_window(j % fw, s, hp->window, fw) == wy)
+            keys[n++] = k;
+    }
+    return n;
+}
+
+/* local3d (DESIGN.md §2; no original code): the k x k neighbourhood (clipped
+ * at the borders) in every earlier frame plus the causal part of the current
+ * frame.  It is the same in NAR and AR calls. */
+static int local3d_keys(const cv_hparams *hp, const cv_key_query *q, int *keys, int n)
+{
+    const int tl = q->text_len, fl = hp->frame_len, fw = hp->frame_w, r = hp->local3d_kernel / 2;
+    const int F = (q->p - tl) / fl, i = (q->p - tl) % fl, x = i / fw, y = i % fw;
+    const int x0 = x - r < 0 ? 0 : x - r, x1 = x + r + 1 > hp->frame_h ? hp->frame_h : x + r + 1;
+    const int y0 = y - r < 0 ? 0 : y - r, y1 = y + r + 1 > fw ? fw : y + r + 1;
+    for (int f = 0; f < F; f++)
+        for (int xx = x0; xx < x1; xx++)
+            for (int yy = y0; yy < y1; yy++)
+                keys[n++] = tl + f * fl + xx * fw + yy;
+    return add_range(keys, n, tl + F * fl, q->p + 1);
+}
+
+int cv_model_keys(const cv_hparams *hp, const cv_key_query *q, int *keys, bool *text_bias)
+{
+    if (q->channel == 0) {
+        *text_bias = true; /* local channel: +w in NAR and AR (on text queries it cancels) */
+        return base_keys(hp, q, keys);
+    }
+    if (q->p < q->text_len) {
+        *text_bias = false;
+        return 0; /* text queries have no plus channel */
+    }
+    /* bug 1: the plus channel adds w to frame->text scores only in AR calls */
+    *text_bias = q->incremental || hp->plus == CV_PLUS_LOCAL3D;
+    const int n = add_range(keys, 0, 0, q->text_len);
+    switch (hp->plus) {
+    case CV_PLUS_FULL:
+        return add_range(keys, n, q->text_len, q->p + 1);
+    case CV_PLUS_SWIN:
+        return q->incremental ? swin_ar_keys(hp, q, keys, n) : swin_nar_keys(hp, q, keys, n);
+    case CV_PLUS_LOCAL3D:
+        return local3d_keys(hp, q, keys, n);
+    }
+    return n;
+}
+
+/* ------------------------------------------------------------ attention */
+
+static const float *key_row(const cv_attn_src *s, const cv_key_query *q, const cv_hparams *hp, int k, bool value)
+{
+    if (k >= q->call_start)
+        return (value ? s->v_new : s->k_new) + (size_t)(k - q->call_start) * s->ld_new;
+    int slot = k;
+    if (s->ring && k >= q->text_len)
+        slot = q->text_len + (k - q->text_len) % hp->frame_len;
+    return (value ? s->v_old : s->k_old) + (size_t)slot * (size_t)hp->hidden;
+}
+
+/* One query row, all heads.  keys/sc: scratch of capacity >= call_end. */
+static void attend_row(const cv_hparams *hp, const cv_kernels *kt, const cv_key_query *q, const cv_attn_src *s,
+                       float log_w, int *keys, float *sc, float *out)
+{
+    bool bias;
+    const int nk = cv_model_keys(hp, q, keys, &bias);
+    const int dh = hp->head_dim;
+    const float *qrow = s->q + (size_t)(q->p - q->call_start) * s->ld_new;
+    const float scale = sqrtf((float)dh);
+    for (int h = 0; h < hp->heads; h++) {
+        float qs[512];
+        for (int d = 0; d < dh; d++)
+            qs[d] = qrow[h * dh + d] / scale; /* SAT: (q / sqrt(dh)) @ k^T */
+        for (int j = 0; j < nk; j++) {
+            sc[j] = kt->dot_f32(qs, key_row(s, q, hp, keys[j], false) + h * dh, (size_t)dh);
+            if (bias && keys[j] < q->text_len)
+                sc[j] += log_w;
+        }
+        kt->softmax_f32(sc, (size_t)nk);
+        float *o = out + h * dh;
+        memset(o, 0, (size_t)dh * sizeof *o);
+        for (int j = 0; j < nk; j++)
+            kt->axpy_f32(o, sc[j], key_row(s, q, hp, keys[j], true) + h * dh, (size_t)dh);
+    }
+}
+
+cv_status cv_attention(const cv_hparams *hp, const cv_key_query *q0, int n, const cv_attn_src *src, float log_w,
+                       float *ctx, size_t ldctx, int nthreads)
+{
+    const cv_kernels *kt = cv_kernels_get();
+    int failed = 0;
+    (void)nthreads;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nthreads > 0 ? nthreads : omp_get_max_threads()) if (n > 1)
+#endif
+    {
+        int *keys = malloc((size_t)q0->call_end * sizeof *keys);
+        float *sc = malloc((size_t)q0->call_end * sizeof *sc);
+        if (!keys || !sc) {
+#ifdef _OPENMP
+#pragma omp atomic write
+#endif
+            failed = 1;
+        }
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, 4)
+#endif
+        for (int r = 0; r < n; r++) {
+            cv_key_query q = *q0;
+            q.p = q0->call_start + r;
+            if (!keys || !sc || (q.channel == 1 && q.p < q.text_len))
+                continue;
+            attend_row(hp, kt, &q, src, log_w, keys, sc, ctx + (size_t)r * ldctx);
+        }
+        free(keys);
+        free(sc);
+    }
+    return failed ? CV_ERR_NOMEM : CV_OK;
+}
