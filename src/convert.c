@@ -82,6 +82,38 @@ static cv_status check_layout_opts(const cv_convert_opts *o, int64_t *extra, cv_
     return CV_OK;
 }
 
+/* --attention-plus / --local3d-kernel, checked before the folder is read.
+ * The kernel's bound is the model loader's (cogvideo.local3d_kernel). */
+static cv_status check_plus_opts(const cv_convert_opts *o, cv_error *err)
+{
+    const char *a = o->attention_plus;
+    const bool local3d = a && !strcmp(a, "local3d");
+    const long long k = (long long)o->local3d_kernel;
+    if (a && !local3d && strcmp(a, "full") && strcmp(a, "swin"))
+        return cv_error_set(err, CV_ERR_ARG, "--attention-plus: '%s' is not one of full, swin, local3d", a);
+    if (!local3d && k != 0)
+        return cv_error_set(err, CV_ERR_ARG, "--local3d-kernel: %lld given without --attention-plus local3d", k);
+    if (local3d && k == 0)
+        return cv_error_set(err, CV_ERR_ARG, "--local3d-kernel: required with --attention-plus local3d "
+                                             "(expected an odd K in 1 .. 4095)");
+    if (local3d && (k < 1 || k > 4095 || k % 2 == 0))
+        return cv_error_set(err, CV_ERR_ARG, "--local3d-kernel: %lld (expected an odd K in 1 .. 4095)", k);
+    return CV_OK;
+}
+
+/* The attention-plus kind the model gets: the flag's, else the release's
+ * (stage 1 FullAttentionMixin, stage 2 WindowAttentionMixin). */
+static cv_status plus_kind(const sat_config *c, const cv_convert_opts *o, const char *dir, const char **kind,
+                           cv_error *err)
+{
+    *kind = o->attention_plus ? o->attention_plus : c->stage == 2 ? "swin" : "full";
+    if (!strcmp(*kind, "swin") && c->window <= 0)
+        return cv_error_set(err, CV_ERR_ARG,
+                            "--attention-plus swin: %s/model_config.json has 'window_size' %lld (expected > 0)", dir,
+                            (long long)c->window);
+    return CV_OK;
+}
+
 /* ------------------------------------------------------------ config */
 
 static cv_status get_int(json_t *root, const char *path, const char *key, int64_t lo, int64_t *v, cv_error *err)
@@ -370,8 +402,8 @@ static cv_status write_layout_meta(cv_gguf_writer *w, const sat_config *c, const
         (s = cv_gguf_writer_set_u32(w, CV_KEY_MAX_TEXT, (uint32_t)o->max_text_len, err)) ||
         (s = cv_gguf_writer_set_u32(w, CV_KEY_FRAME_POS, (uint32_t)o->frame_pos_offset, err)) ||
         (s = cv_gguf_writer_set_u32(w, CV_KEY_EXTRA_POS, (uint32_t)extra, err)) ||
-        /* local3d is never the release's kind (stage 1 full, stage 2 swin) */
-        (s = cv_gguf_writer_set_u32(w, CV_KEY_LOCAL3D_K, 0, err)))
+        /* 0 unless --attention-plus local3d (check_plus_opts) */
+        (s = cv_gguf_writer_set_u32(w, CV_KEY_LOCAL3D_K, (uint32_t)o->local3d_kernel, err)))
         return s;
     if (c->stage == 2)
         return cv_gguf_writer_set_array(w, CV_KEY_TIME_SLOTS, CV_GGUF_UINT32, TIME_SLOTS, 5, err);
@@ -379,7 +411,7 @@ static cv_status write_layout_meta(cv_gguf_writer *w, const sat_config *c, const
 }
 
 static cv_status write_meta(cv_gguf_writer *w, const sat_config *c, const cv_convert_opts *o, const char *dir,
-                            cv_error *err)
+                            const char *plus, cv_error *err)
 {
     const int64_t img = o->image_tokens >= 0 ? o->image_tokens : 20000;
     const int64_t boi = o->boi >= 0 ? o->boi : c->vocab - 10;
@@ -406,8 +438,10 @@ static cv_status write_meta(cv_gguf_writer *w, const sat_config *c, const cv_con
         (s = cv_gguf_writer_set_u32(w, CV_KEY_ADD_SEQ, (uint32_t)c->add_seq, err)) ||
         (s = cv_gguf_writer_set_array(w, CV_KEY_LAYOUT, CV_GGUF_UINT32, lay, c->n_layout, err)) ||
         (s = cv_gguf_writer_set_i32(w, CV_KEY_WINDOW, (int32_t)c->window, err)) ||
-        (s = cv_gguf_writer_set_i32(w, CV_KEY_SWIN_SHIFT, c->stage == 2 ? (int32_t)(c->window / 2) : 0, err)) ||
-        (s = cv_gguf_writer_set_str(w, CV_KEY_ATTN_PLUS, c->stage == 2 ? "swin" : "full", err)) ||
+        /* the release shifts odd layers' windows by window/2; no shift without swin */
+        (s = cv_gguf_writer_set_i32(w, CV_KEY_SWIN_SHIFT, !strcmp(plus, "swin") ? (int32_t)(c->window / 2) : 0,
+                                    err)) ||
+        (s = cv_gguf_writer_set_str(w, CV_KEY_ATTN_PLUS, plus, err)) ||
         (s = cv_gguf_writer_set_f32(w, CV_KEY_LN_EPS, 1e-5f, err)) ||
         (s = cv_gguf_writer_set_u32(w, CV_KEY_IMAGE_TOKENS, (uint32_t)img, err)) ||
         (s = cv_gguf_writer_set_u32(w, CV_KEY_BOI, (uint32_t)boi, err)) ||
@@ -459,7 +493,9 @@ cv_status cv_convert(const char *sat_dir, const char *out_path, const cv_convert
     char pt_path[4096];
     cv_status s;
     int64_t extra;
-    if ((s = check_layout_opts(opts, &extra, err)) || (s = read_config(sat_dir, &c, err)) ||
+    const char *plus;
+    if ((s = check_layout_opts(opts, &extra, err)) || (s = check_plus_opts(opts, err)) ||
+        (s = read_config(sat_dir, &c, err)) || (s = plus_kind(&c, opts, sat_dir, &plus, err)) ||
         (s = read_latest(sat_dir, pt_path, sizeof pt_path, err)))
         return s;
     const size_t max_n = 5 + 21 * (size_t)c.num_layers; /* generous upper bound of build_expected */
@@ -470,7 +506,7 @@ cv_status cv_convert(const char *sat_dir, const char *out_path, const cv_convert
     cv_pt *pt = NULL;
     cv_gguf_writer *w = NULL;
     if (!(s = cv_pt_open(pt_path, "module", &pt, err)) && !(s = check_tensors(pt, pt_path, e, n, err)) &&
-        !(s = cv_gguf_writer_new(&w, out_path, 0, err)) && !(s = write_meta(w, &c, opts, sat_dir, err)))
+        !(s = cv_gguf_writer_new(&w, out_path, 0, err)) && !(s = write_meta(w, &c, opts, sat_dir, plus, err)))
         s = write_all(w, pt, e, n, opts, err);
     cv_gguf_writer_free(w);
     cv_pt_close(pt);

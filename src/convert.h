@@ -22,8 +22,8 @@
 #define CV_KEY_ADD_SEQ       "cogvideo.additional_seqlen"  /* u32: rows of the extra position table */
 #define CV_KEY_LAYOUT        "cogvideo.layout"             /* u32 array (SAT 'layout') */
 #define CV_KEY_WINDOW        "cogvideo.window_size"        /* i32: -1 stage 1, e.g. 10 stage 2 */
-#define CV_KEY_SWIN_SHIFT    "cogvideo.swin_shift"         /* i32: window/2 stage 2 (odd layers), 0 stage 1 */
-#define CV_KEY_ATTN_PLUS     "cogvideo.attention_plus"     /* string "full" (stage 1) or "swin" (stage 2) */
+#define CV_KEY_SWIN_SHIFT    "cogvideo.swin_shift"         /* i32: window/2 with swin (odd layers), else 0 */
+#define CV_KEY_ATTN_PLUS     "cogvideo.attention_plus"     /* string "full" (stage 1), "swin" (stage 2) or "local3d" */
 #define CV_KEY_LN_EPS        "cogvideo.layernorm_eps"      /* f32 1e-5 */
 #define CV_KEY_IMAGE_TOKENS  "cogvideo.image_tokens"       /* u32: rows 0.. of the output projection (20000) */
 #define CV_KEY_BOI           "cogvideo.boi_id"             /* u32: default vocab_size - 10 */
@@ -34,7 +34,7 @@
 #define CV_KEY_FRAME_POS     "cogvideo.frame_pos_offset"   /* u32: position row of frame 0's BOI (512) */
 #define CV_KEY_EXTRA_POS     "cogvideo.extra_pos_offset"   /* u32: ids >= this use extra row id - offset (912) */
 #define CV_KEY_TIME_SLOTS    "cogvideo.time_slots"         /* u32 array, stage 2 only: [0,2,4,1,3] */
-#define CV_KEY_LOCAL3D_K     "cogvideo.local3d_kernel"     /* u32: local3d kernel size; 0 (unused) */
+#define CV_KEY_LOCAL3D_K     "cogvideo.local3d_kernel"     /* u32: local3d kernel size (odd); 0 for full and swin */
 
 typedef struct {
     int type;              /* -1: keep the checkpoint's dtype for matrices; else a cv_type */
@@ -46,6 +46,11 @@ typedef struct {
     int64_t max_text_len;  /* 74: the original's mems hold 400+74 / 2000+74 */
     int64_t frame_pos_offset; /* 512 */
     int64_t extra_pos_offset; /* -1: frame_pos_offset + frame_height * frame_width */
+    /* The attention-plus kind: NULL = the release's (stage 1 "full", stage 2
+     * "swin"); else "full", "swin" (needs window_size > 0) or "local3d", the
+     * paper's option the release never used (DESIGN.md §2). */
+    const char *attention_plus;
+    int64_t local3d_kernel; /* 0: unset; odd 1 .. 4095, required with "local3d" and only there */
     /* Called after each tensor (may be NULL): i of n done, bytes so far. */
     void (*progress)(void *ctx, size_t i, size_t n, uint64_t bytes);
     void *progress_ctx;

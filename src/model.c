@@ -36,7 +36,9 @@ typedef struct {
 } layer_t;
 
 struct cv_model {
-    cv_gguf *g;
+    cv_gguf *g;              /* NULL for random weights */
+    void *owned;             /* random weights: matrices */
+    float *owned_vecs;       /* random weights: ones then zeros */
     cv_hparams hp;
     weight_t word, pos, extra;
     const float *lnf_w, *lnf_b;
@@ -293,12 +295,14 @@ void cv_model_free(cv_model *m)
         for (int l = 0; l < m->hp.n_layers; l++)
             free(m->layers[l].gate);
     free(m->layers);
+    free(m->owned);
+    free(m->owned_vecs);
     cv_gguf_close(m->g);
     free(m);
 }
 
 const cv_hparams *cv_model_hparams(const cv_model *m) { return &m->hp; }
-const char *cv_model_path(const cv_model *m) { return cv_gguf_path(m->g); }
+const char *cv_model_path(const cv_model *m) { return m->g ? cv_gguf_path(m->g) : "(random weights)"; }
 
 static uint64_t wbytes(const weight_t *w, int rows)
 {
@@ -654,4 +658,143 @@ void cv_logits_stats(const float *logits, int rows, int n, int64_t *argmax, floa
         max[r] = x[best];
         lse[r] = (float)((double)x[best] + log(sum));
     }
+}
+
+/* ------------------------------------------------------------ random weights */
+
+/* splitmix64: a counter-based generator, so every chunk of every tensor has
+ * its own stream and the weights do not depend on the thread count. */
+static uint64_t mix64(uint64_t z)
+{
+    z += 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+enum { RND_CHUNK = 1024 }; /* elements per generator stream; a multiple of 32 */
+
+/* Uniform in [-a, a), RND_CHUNK elements at a time, stored as type t. */
+static void fill_random(weight_t *w, uint64_t seed, float a, int nthreads)
+{
+    const size_t n = (size_t)w->rows * (size_t)w->cols, nchunks = (n + RND_CHUNK - 1) / RND_CHUNK;
+    (void)nthreads;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(nthreads > 0 ? nthreads : omp_get_max_threads())
+#endif
+    for (size_t c = 0; c < nchunks; c++) {
+        float x[RND_CHUNK];
+        const size_t off = c * RND_CHUNK, len = n - off < RND_CHUNK ? n - off : RND_CHUNK;
+        uint64_t st = mix64(seed ^ mix64(c));
+        for (size_t i = 0; i < len; i++) {
+            st = mix64(st);
+            x[i] = a * ((float)(st >> 40) * (2.0f / 16777216.0f) - 1.0f);
+        }
+        char *dst = (char *)(uintptr_t)w->data + cv_rows_nbytes(w->type, 1, off);
+        if (w->type == CV_TYPE_F32)
+            memcpy(dst, x, len * sizeof *x);
+        else if (w->type == CV_TYPE_Q8_0)
+            cv_quantize_q8_0_row(x, (cv_block_q8_0 *)(void *)dst, len);
+        else
+            for (size_t i = 0; i < len; i++) {
+                uint16_t h = w->type == CV_TYPE_F16 ? cv_f32_to_f16(x[i]) : cv_f32_to_bf16(x[i]);
+                memcpy(dst + 2 * i, &h, 2);
+            }
+    }
+}
+
+static weight_t *random_matrices(cv_model *m, int l, weight_t **all)
+{
+    layer_t *L = &m->layers[l];
+    all[0] = &L->qkv, all[1] = &L->dense, all[2] = &L->fc1, all[3] = &L->fc2, all[4] = &L->pqkv,
+    all[5] = &L->pdense;
+    return all[0];
+}
+
+static cv_status random_alloc(cv_model *m, cv_type t, cv_error *err)
+{
+    const int H = m->hp.hidden;
+    const int shapes[6][2] = {{3 * H, H}, {H, H}, {4 * H, H}, {H, 4 * H}, {3 * H, H}, {H, H}};
+    weight_t *mats[6];
+    size_t total = 0;
+    m->word = (weight_t){t, NULL, m->hp.vocab, H};
+    m->pos = (weight_t){t, NULL, m->hp.pos_rows, H};
+    m->extra = (weight_t){t, NULL, m->hp.extra_rows, H};
+    total += cv_rows_nbytes(t, (size_t)m->hp.vocab + (size_t)m->hp.pos_rows + (size_t)m->hp.extra_rows, (size_t)H);
+    for (int l = 0; l < m->hp.n_layers; l++) {
+        random_matrices(m, l, mats);
+        for (int i = 0; i < 6; i++) {
+            *mats[i] = (weight_t){t, NULL, shapes[i][0], shapes[i][1]};
+            total += cv_rows_nbytes(t, (size_t)shapes[i][0], (size_t)shapes[i][1]);
+        }
+    }
+    m->owned = malloc(total);
+    m->owned_vecs = malloc(8 * (size_t)H * sizeof(float));
+    if (!m->owned || !m->owned_vecs)
+        return cv_error_set(err, CV_ERR_NOMEM, "out of memory for %.2f GB of random weights", (double)total / 1e9);
+    char *p = m->owned;
+    weight_t *glob[3] = {&m->word, &m->pos, &m->extra};
+    for (int i = 0; i < 3; i++) {
+        glob[i]->data = p;
+        p += cv_rows_nbytes(t, (size_t)glob[i]->rows, (size_t)H);
+    }
+    for (int l = 0; l < m->hp.n_layers; l++) {
+        random_matrices(m, l, mats);
+        for (int i = 0; i < 6; i++) {
+            mats[i]->data = p;
+            p += cv_rows_nbytes(t, (size_t)mats[i]->rows, (size_t)mats[i]->cols);
+        }
+    }
+    return CV_OK;
+}
+
+cv_status cv_model_new_random(const cv_hparams *hp_in, cv_type t, uint64_t seed, int nthreads, cv_model **out,
+                              cv_error *err)
+{
+    *out = NULL;
+    cv_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return cv_error_set(err, CV_ERR_NOMEM, "out of memory");
+    m->hp = *hp_in;
+    m->hp.head_dim = m->hp.hidden / m->hp.heads;
+    m->hp.frame_len = m->hp.frame_h * m->hp.frame_w;
+    m->hp.matrix_type = t;
+    const int H = m->hp.hidden;
+    cv_status s = CV_OK;
+    if (H % m->hp.heads || (t == CV_TYPE_Q8_0 && H % 32))
+        s = cv_error_set(err, CV_ERR_ARG, "random model: hidden %d (expected a multiple of the heads%s)", H,
+                         t == CV_TYPE_Q8_0 ? " and of 32 for q8_0" : "");
+    else if (!(m->layers = calloc((size_t)m->hp.n_layers, sizeof *m->layers)))
+        s = cv_error_set(err, CV_ERR_NOMEM, "out of memory");
+    if (!s)
+        s = random_alloc(m, t, err);
+    for (int l = 0; !s && l < m->hp.n_layers; l++)
+        if (!(m->layers[l].gate = malloc((size_t)H * sizeof(float))))
+            s = cv_error_set(err, CV_ERR_NOMEM, "out of memory");
+    if (s) {
+        cv_model_free(m);
+        return s;
+    }
+    float *ones = m->owned_vecs, *zeros = m->owned_vecs + 4 * H;
+    for (int i = 0; i < 4 * H; i++)
+        ones[i] = 1.0f, zeros[i] = 0.0f;
+    m->lnf_w = ones, m->lnf_b = zeros;
+    uint64_t k = mix64(seed);
+    fill_random(&m->word, k++, 0.5f, nthreads);
+    fill_random(&m->pos, k++, 0.5f, nthreads);
+    fill_random(&m->extra, k++, 0.5f, nthreads);
+    for (int l = 0; l < m->hp.n_layers; l++) {
+        layer_t *L = &m->layers[l];
+        weight_t *mats[6];
+        random_matrices(m, l, mats);
+        for (int i = 0; i < 6; i++)
+            fill_random(mats[i], k++, 1.7f / sqrtf((float)mats[i]->cols), nthreads);
+        L->ln_in_w = L->ln3_w = L->ln4_w = L->ln_post_w = ones;
+        L->ln_in_b = L->ln3_b = L->ln4_b = L->ln_post_b = zeros;
+        L->qkv_b = L->dense_b = L->fc1_b = L->fc2_b = L->pqkv_b = L->pdense_b = zeros;
+        for (int i = 0; i < H; i++)
+            L->gate[i] = 0.5f;
+    }
+    *out = m;
+    return CV_OK;
 }

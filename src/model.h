@@ -66,6 +66,15 @@ typedef struct cv_model cv_model;
  * file and key or tensor).  The kernels are the process-wide table. */
 cv_status cv_model_load(const char *path, cv_model **m, cv_error *err);
 void cv_model_free(cv_model *m); /* NULL is fine */
+
+/* A model of the shape in *hp (n_layers, hidden, heads, vocab, image_tokens,
+ * position tables, frame grid, attention-plus kind ...; head_dim and
+ * frame_len are derived) with random weights of type t in memory: uniform
+ * matrices (+-1.7/sqrt(fan_in), unit-variance outputs), unit LayerNorms,
+ * zero biases, gate 0.5.  For benchmarks of shapes whose weights we do not
+ * have; deterministic for a seed, whatever nthreads. */
+cv_status cv_model_new_random(const cv_hparams *hp, cv_type t, uint64_t seed, int nthreads, cv_model **m,
+                              cv_error *err);
 const cv_hparams *cv_model_hparams(const cv_model *m);
 const char *cv_model_path(const cv_model *m);
 /* Bytes of weights read by one forward pass of one token (all matrices of
@@ -93,7 +102,9 @@ typedef struct {
 
 /* One forward pass of every call as one batch; appends the calls' tokens to
  * their states.  nthreads <= 0: OpenMP default.  Results do not depend on
- * nthreads nor on which calls share the batch. */
+ * nthreads (fixed work partitions); batching a call with others may move
+ * its results in the last bits (a batch of one row takes the GEMV kernels,
+ * larger batches the GEMM path). */
 cv_status cv_model_forward(const cv_model *m, cv_call *calls, int ncalls, int nthreads, cv_error *err);
 
 /* logits[r, t] = hidden[r] . E[t] for t < image_tokens (tied output). */
@@ -106,7 +117,7 @@ void cv_logits_stats(const float *logits, int rows, int n, int64_t *argmax, floa
 /* The attention key set of one query, the heart of the semantics, exposed
  * for tests and for porters: fills keys[] (model positions, ascending) and
  * returns their count; *text_bias_applies says whether log_w is added to the
- * text keys' scores.  channel 0 = base, 1 = attention-plus; layer selects
+ * text keys' scores.  keys[] needs room for call_end entries.  channel 0 = base, 1 = attention-plus; layer selects
  * the swin shift; incremental = AR call; call_start/call_end = the model
  * positions of the call (NAR: 0 and n). */
 typedef struct {

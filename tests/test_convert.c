@@ -1,6 +1,7 @@
 /* test_convert.c — cogvideo convert: testdata/sat-tiny to GGUF for every
  * --type, every tensor compared with the .pt; the sequence-layout metadata
- * and its options; bad folders, bad checkpoints (testdata/sat-tiny-bad,
+ * and its options; the attention-plus kind (--attention-plus,
+ * --local3d-kernel); bad folders, bad checkpoints (testdata/sat-tiny-bad,
  * truncated, corrupt) and bad options fail with one line and leave no file. */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L /* mkdir, rmdir */
@@ -20,6 +21,7 @@
 
 #include "convert.h"
 #include "gguf.h"
+#include "model.h"
 #include "ptload.h"
 #include "test_files.h"
 
@@ -442,6 +444,112 @@ static void test_bad_layout_opts(void **state)
     }
 }
 
+static const char *get_str(const cv_gguf *g, const char *key)
+{
+    const char *v = NULL;
+    cv_error err;
+    if (cv_gguf_get_str(g, key, &v, NULL, &err))
+        fail_msg("%s", err.msg);
+    return v;
+}
+
+/* Converts dir with o (attention_plus / local3d_kernel set by the caller);
+ * the model must get kind `plus`, swin shift `shift` and kernel `k`, and
+ * load (a 2x2 grid at position 4 keeps the tiny 16-row tables valid). */
+static void check_plus_keys(const char *dir, cv_convert_opts *o, const char *plus, int32_t shift, uint32_t k,
+                            int stage)
+{
+    cv_error err;
+    const char *out = cv_test_path("plus.gguf");
+    o->image_tokens = 64;
+    o->frame_height = o->frame_width = 2;
+    o->frame_pos_offset = 4;
+    if (cv_convert(dir, out, o, &err))
+        fail_msg("%s", err.msg);
+    cv_gguf *g;
+    int32_t sh;
+    assert_int_equal(cv_gguf_open(out, &g, &err), CV_OK);
+    assert_string_equal(get_str(g, CV_KEY_ATTN_PLUS), plus);
+    assert_int_equal(get_u32(g, CV_KEY_LOCAL3D_K), k);
+    assert_int_equal(get_u32(g, CV_KEY_STAGE), (uint32_t)stage);
+    assert_int_equal(cv_gguf_get_i32(g, CV_KEY_SWIN_SHIFT, &sh, &err), CV_OK);
+    assert_int_equal(sh, shift);
+    assert_int_equal(cv_gguf_find_kv(g, CV_KEY_TIME_SLOTS) != NULL, stage == 2);
+    cv_gguf_close(g);
+    cv_model *m;
+    if (cv_model_load(out, &m, &err))
+        fail_msg("%s", err.msg);
+    const cv_hparams *hp = cv_model_hparams(m);
+    assert_int_equal(hp->plus, !strcmp(plus, "full") ? CV_PLUS_FULL : !strcmp(plus, "swin") ? CV_PLUS_SWIN
+                                                                                           : CV_PLUS_LOCAL3D);
+    assert_int_equal(hp->local3d_kernel, (int)k);
+    cv_model_free(m);
+    unlink(out);
+}
+
+/* --attention-plus and --local3d-kernel: the release's kinds by default,
+ * each kind on request, for both stages. */
+static void test_attention_plus(void **state)
+{
+    (void)state;
+    static const struct {
+        int stage;
+        const char *flag; /* NULL: the default */
+        int64_t k;
+        const char *plus;
+        int32_t shift;
+    } cases[] = {
+        {1, NULL, 0, "full", 0},     {1, "full", 0, "full", 0}, {1, "local3d", 3, "local3d", 0},
+        {1, "local3d", 1, "local3d", 0}, {2, NULL, 0, "swin", 5}, {2, "swin", 0, "swin", 5},
+        {2, "full", 0, "full", 0},   {2, "local3d", 5, "local3d", 0},
+    };
+    const char *dir = bad_copy();
+    char cfg[1024];
+    snprintf(cfg, sizeof cfg, "%s\"hidden_size\": 32, \"window_size\": 10, \"cogvideo_stage\": 2}", CFG_HEAD);
+    put(dir, "model_config.json", cfg);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cv_convert_opts o;
+        cv_convert_opts_default(&o);
+        o.attention_plus = cases[i].flag;
+        o.local3d_kernel = cases[i].k;
+        check_plus_keys(cases[i].stage == 1 ? sat_tiny() : dir, &o, cases[i].plus, cases[i].shift,
+                        (uint32_t)cases[i].k, cases[i].stage);
+    }
+    bad_cleanup(dir);
+    cv_test_empty_dir();
+}
+
+/* Bad --attention-plus / --local3d-kernel values: one line naming the flag,
+ * no file (sat-tiny is stage 1 with window_size -1: no swin). */
+static void test_bad_attention_plus(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *flag;
+        int64_t k;
+        const char *needle;
+    } cases[] = {
+        {"local4d", 0, "--attention-plus: 'local4d' is not one of full, swin, local3d"},
+        {"", 0, "--attention-plus: '' is not one of"},
+        {"local3d", 0, "--local3d-kernel: required with --attention-plus local3d"},
+        {"local3d", 4, "--local3d-kernel: 4 (expected an odd K in 1 .. 4095)"},
+        {"local3d", -3, "--local3d-kernel: -3 (expected an odd K"},
+        {"local3d", 4097, "--local3d-kernel: 4097 (expected an odd K"},
+        {"full", 3, "--local3d-kernel: 3 given without --attention-plus local3d"},
+        {NULL, 5, "--local3d-kernel: 5 given without --attention-plus local3d"},
+        {"swin", 0, "--attention-plus swin: "},
+        {"swin", 0, "model_config.json has 'window_size' -1 (expected > 0)"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cv_convert_opts o;
+        cv_convert_opts_default(&o);
+        o.image_tokens = 64;
+        o.attention_plus = cases[i].flag;
+        o.local3d_kernel = cases[i].k;
+        expect_fail_opts(sat_tiny(), &o, cases[i].needle);
+    }
+}
+
 /* The golden checkpoints (f32, vocab 20410), when CV_SHARED is set: every
  * tensor converted as f32 equals the .pt bit for bit. */
 static void test_golden(void **state)
@@ -498,6 +606,7 @@ int main(void)
         cmocka_unit_test(test_bf16),        cmocka_unit_test(test_q8_0), cmocka_unit_test(test_quantize_ties),
         cmocka_unit_test(test_bad_inputs), cmocka_unit_test(test_bad_checkpoints),
         cmocka_unit_test(test_layout_metadata), cmocka_unit_test(test_bad_layout_opts),
+        cmocka_unit_test(test_attention_plus), cmocka_unit_test(test_bad_attention_plus),
         cmocka_unit_test(test_golden),
     };
     cv_test_dir_name("test_convert");

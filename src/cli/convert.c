@@ -21,7 +21,7 @@ static void convert_usage(FILE *out)
     fprintf(out, "usage: cogvideo convert SAT_MODEL_DIR OUT.gguf [--type f32|f16|bf16|q8_0] [--boi ID]\n"
                  "                        [--n-token ID] [--image-tokens N] [--frame-grid HxW]\n"
                  "                        [--max-text-len N] [--frame-pos-offset N] [--extra-pos-offset N]\n"
-                 "                        [--quiet]\n"
+                 "                        [--attention-plus full|swin|local3d] [--local3d-kernel K] [--quiet]\n"
                  "  --type T              type of the weight matrices (default: the checkpoint's)\n"
                  "  --boi ID              begin-of-image token id (default: vocab_size - 10)\n"
                  "  --n-token ID          the <n> token id (default: image tokens + 4)\n"
@@ -31,6 +31,10 @@ static void convert_usage(FILE *out)
                  "  --frame-pos-offset N  position id of the first frame's <start_of_image> (default 512)\n"
                  "  --extra-pos-offset N  first position id taken from the extra position table\n"
                  "                        (default: frame-pos-offset + H*W, 912 for 20x20)\n"
+                 "  --attention-plus A    attention-plus channel (default: stage 1 full, stage 2 swin;\n"
+                 "                        swin needs the config's window_size; local3d is the paper's\n"
+                 "                        k x k neighbourhood in earlier frames, no released weights)\n"
+                 "  --local3d-kernel K    local3d neighbourhood size, odd (required with local3d)\n"
                  "  --quiet               no progress on stderr\n"
                  "The model's SAT config (model_config.json) sets layers, sizes, stage and window;\n"
                  "these options set what it does not hold.  Stage 2 also gets the time slots [0,2,4,1,3].\n");
@@ -85,6 +89,7 @@ static int64_t *int_opt(cv_convert_opts *o, const char *a)
            : !strcmp(a, "--max-text-len")     ? &o->max_text_len
            : !strcmp(a, "--frame-pos-offset") ? &o->frame_pos_offset
            : !strcmp(a, "--extra-pos-offset") ? &o->extra_pos_offset
+           : !strcmp(a, "--local3d-kernel")   ? &o->local3d_kernel
                                               : NULL;
 }
 
@@ -96,7 +101,8 @@ static int parse_args(int argc, char **argv, cv_convert_opts *o, const char **pa
         int rc = CV_EXIT_OK;
         if (!strcmp(a, "--quiet")) {
             *quiet = 1;
-        } else if (!strcmp(a, "--type") || !strcmp(a, "--frame-grid") || int_opt(o, a)) {
+        } else if (!strcmp(a, "--type") || !strcmp(a, "--frame-grid") || !strcmp(a, "--attention-plus") ||
+                   int_opt(o, a)) {
             if (i + 1 >= argc)
                 return cv_cli_fail(CV_EXIT_USAGE, "convert: %s needs a value", a);
             const char *v = argv[++i];
@@ -104,6 +110,8 @@ static int parse_args(int argc, char **argv, cv_convert_opts *o, const char **pa
                 o->type = cv_convert_parse_type(v);
                 if (o->type < 0)
                     return cv_cli_fail(CV_EXIT_USAGE, "--type: '%s' is not one of f32, f16, bf16, q8_0", v);
+            } else if (!strcmp(a, "--attention-plus")) {
+                o->attention_plus = v; /* cv_convert names the flag if v is not a kind */
             } else if (!strcmp(a, "--frame-grid")) {
                 rc = parse_grid(v, &o->frame_height, &o->frame_width);
             } else {

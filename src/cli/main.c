@@ -27,7 +27,7 @@ static const command commands[] = {
     {"tokenize", NULL, "text -> icetk ids and pieces"},
     {"clusters", NULL, "k-means cluster labels for a VQVAE codebook"},
     {"info", cv_cmd_info, "describe a GGUF file, or this CPU (--cpu)"},
-    {"bench", NULL, "benchmark the transformer on random weights"},
+    {"bench", cv_cmd_bench, "benchmark the transformer on random weights"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

@@ -1,0 +1,309 @@
+/* bench.c — `cogvideo bench --random-weights ...`: times NAR prefill and AR
+ * decode of a transformer of any shape on random weights (so the released
+ * 48 x 3072 shape can be measured without its weights), against the
+ * machine's streaming-read bandwidth measured in the same run: at batch 1 a
+ * decode step must read every weight once, so bytes / bandwidth is the
+ * floor of its time. */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "cli.h"
+#include "convert.h"
+#include "gguf.h"
+#include "model.h"
+
+static void bench_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: cogvideo bench --random-weights --layers L --hidden H --heads N [--type T]\n"
+            "                      [--batch B] [--threads N] [--tokens T] [--prefill P] [--seed S]\n"
+            "Builds a stage-1 model of that shape with random weights in memory, then times\n"
+            "  prefill: one non-incremental call of P tokens per sequence (GEMM), and\n"
+            "  decode:  T incremental steps of one token per sequence, logits included\n"
+            "for B sequences batched together, and prints tokens/s, the weight bytes read per\n"
+            "token, the achieved GB/s, the streaming-read bandwidth measured in the same run\n"
+            "(1 GiB summed by all threads, best of 5) and the peak RSS.\n"
+            "  --type T      f32, f16, bf16 or q8_0 (default f16, as the release)\n"
+            "  --batch B     sequences per step, 1..64 (default 1)\n"
+            "  --threads N   worker threads (default: OMP_NUM_THREADS or all cores)\n"
+            "  --tokens T    decode steps to time, 1..4096 (default 16; one untimed warm-up step first)\n"
+            "  --prefill P   tokens of the prefill call, 1..2000 (default 64: 16 text + 48 frame tokens)\n"
+            "  --seed S      random weights' seed (default 1)\n");
+}
+
+typedef struct {
+    int layers, hidden, heads, batch, threads, tokens, prefill, seed, random;
+    int type;
+} bench_args;
+
+static int *int_field(bench_args *a, const char *f)
+{
+    return !strcmp(f, "--layers")    ? &a->layers
+           : !strcmp(f, "--hidden")  ? &a->hidden
+           : !strcmp(f, "--heads")   ? &a->heads
+           : !strcmp(f, "--batch")   ? &a->batch
+           : !strcmp(f, "--threads") ? &a->threads
+           : !strcmp(f, "--tokens")  ? &a->tokens
+           : !strcmp(f, "--prefill") ? &a->prefill
+           : !strcmp(f, "--seed")    ? &a->seed
+                                     : NULL;
+}
+
+static int parse_bench(int argc, char **argv, bench_args *a)
+{
+    *a = (bench_args){0, 0, 0, 1, 0, 16, 64, 1, 0, CV_TYPE_F16};
+    static const struct { const char *f; int lo, hi; } lim[] = {
+        {"--layers", 1, 1024}, {"--hidden", 1, 65536}, {"--heads", 1, 4096}, {"--batch", 1, 64},
+        {"--threads", 1, 1024}, {"--tokens", 1, 4096}, {"--prefill", 1, 2000}, {"--seed", 0, 1 << 30}};
+    for (int i = 1; i < argc; i++) {
+        const char *f = argv[i];
+        int rc = CV_EXIT_OK;
+        if (!strcmp(f, "--random-weights")) {
+            a->random = 1;
+            continue;
+        }
+        if (!int_field(a, f) && strcmp(f, "--type"))
+            return cv_cli_fail(CV_EXIT_USAGE, "bench: unknown argument '%s' (see cogvideo bench --help)", f);
+        if (i + 1 >= argc)
+            return cv_cli_fail(CV_EXIT_USAGE, "bench: %s needs a value", f);
+        const char *v = argv[++i];
+        if (!strcmp(f, "--type")) {
+            if ((a->type = cv_convert_parse_type(v)) < 0)
+                return cv_cli_fail(CV_EXIT_USAGE, "--type: '%s' is not one of f32, f16, bf16, q8_0", v);
+            continue;
+        }
+        for (size_t k = 0; k < sizeof lim / sizeof lim[0]; k++)
+            if (!strcmp(f, lim[k].f))
+                rc = cv_cli_int(f, v, lim[k].lo, lim[k].hi, int_field(a, f));
+        if (rc)
+            return rc;
+    }
+    if (!a->random || !a->layers || !a->hidden || !a->heads)
+        return cv_cli_fail(CV_EXIT_USAGE, "bench: --random-weights, --layers, --hidden and --heads are required (see cogvideo bench --help)");
+    if (a->hidden % a->heads || (a->type == CV_TYPE_Q8_0 && a->hidden % 32))
+        return cv_cli_fail(CV_EXIT_USAGE, "bench: --hidden %d (expected a multiple of --heads%s)", a->hidden,
+                           a->type == CV_TYPE_Q8_0 ? " and of 32 for q8_0" : "");
+    return CV_EXIT_OK;
+}
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* GB/s of summing 1 GiB with the table's sum_f32 on nthreads threads (one
+ * contiguous part each), best of 5; 0 if the buffer cannot be had. */
+static double read_bandwidth(int nthreads)
+{
+    const cv_kernels *k = cv_kernels_get();
+    const size_t n = ((size_t)1 << 30) / sizeof(float);
+    float *buf = malloc(n * sizeof *buf);
+    if (!buf)
+        return 0.0;
+    for (size_t i = 0; i < n; i++)
+        buf[i] = (float)(i & 7);
+    double best = INFINITY, sink = 0.0;
+    for (int rep = 0; rep < 5; rep++) {
+        const double t0 = now();
+        double part = 0.0;
+        (void)nthreads;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nthreads > 0 ? nthreads : omp_get_max_threads()) reduction(+ : part)
+        {
+            const size_t id = (size_t)omp_get_thread_num(), all = (size_t)omp_get_num_threads();
+            part += k->sum_f32(buf + n * id / all, n * (id + 1) / all - n * id / all);
+        }
+#else
+        part = k->sum_f32(buf, n);
+#endif
+        const double t = now() - t0;
+        sink += part;
+        best = t < best ? t : best;
+    }
+    free(buf);
+    return sink == -1.0 ? 0.0 : (double)n * sizeof(float) / best * 1e-9;
+}
+
+static cv_hparams bench_hparams(const bench_args *a)
+{
+    cv_hparams hp;
+    memset(&hp, 0, sizeof hp);
+    hp.stage = 1;
+    hp.n_layers = a->layers;
+    hp.hidden = a->hidden;
+    hp.heads = a->heads;
+    hp.vocab = 150010; /* the release's vocabulary and tables */
+    hp.image_tokens = 20000;
+    hp.boi_id = 150000;
+    hp.n_token_id = 20004;
+    hp.pos_rows = 1024;
+    hp.extra_rows = 2000;
+    hp.frame_pos_offset = 512;
+    hp.extra_pos_offset = 912;
+    hp.frame_h = hp.frame_w = 20;
+    hp.max_text_len = 74;
+    hp.plus = CV_PLUS_FULL;
+    hp.window = -1;
+    hp.ln_eps = 1e-5f;
+    return hp;
+}
+
+typedef struct {
+    cv_state **st;
+    int64_t *ids, *pos; /* [batch][prefill] */
+    float *hidden, *logits;
+    cv_call *calls;
+} bench_bufs;
+
+static void bufs_free(bench_bufs *b, int batch)
+{
+    for (int i = 0; b->st && i < batch; i++)
+        cv_state_free(b->st[i]);
+    free(b->st);
+    free(b->ids);
+    free(b->pos);
+    free(b->hidden);
+    free(b->logits);
+    free(b->calls);
+}
+
+static cv_status bufs_alloc(const cv_model *m, const bench_args *a, bench_bufs *b, cv_error *err)
+{
+    const cv_hparams *hp = cv_model_hparams(m);
+    const size_t B = (size_t)a->batch, P = (size_t)a->prefill;
+    b->st = calloc(B, sizeof *b->st);
+    b->ids = malloc(B * P * sizeof *b->ids);
+    b->pos = malloc(B * P * sizeof *b->pos);
+    b->hidden = malloc(B * P * (size_t)hp->hidden * sizeof *b->hidden);
+    b->logits = malloc(B * (size_t)hp->image_tokens * sizeof *b->logits);
+    b->calls = calloc(B, sizeof *b->calls);
+    if (!b->st || !b->ids || !b->pos || !b->hidden || !b->logits || !b->calls)
+        return cv_error_set(err, CV_ERR_NOMEM, "out of memory");
+    cv_status s = CV_OK;
+    for (size_t i = 0; i < B && !s; i++)
+        s = cv_state_new(m, a->prefill + a->tokens + 1, &b->st[i], err);
+    return s;
+}
+
+/* Token and position of model position p of sequence i: text, then frame
+ * tokens from position id 512 on (the stage-1 layout). */
+static void token_at(const cv_hparams *hp, int tl, int i, int p, int64_t *id, int64_t *pos)
+{
+    const uint64_t h = (uint64_t)(i + 1) * 0x9e3779b97f4a7c15ull ^ (uint64_t)p * 0xbf58476d1ce4e5b9ull;
+    *id = p < tl ? 20005 + (int64_t)(h % 100000) : p == tl ? hp->boi_id : (int64_t)(h % 20000);
+    *pos = p < tl ? p : hp->frame_pos_offset + (p - tl);
+}
+
+static cv_status prefill(const cv_model *m, const bench_args *a, bench_bufs *b, int tl, double *sec, cv_error *err)
+{
+    const cv_hparams *hp = cv_model_hparams(m);
+    const size_t P = (size_t)a->prefill;
+    for (int i = 0; i < a->batch; i++) {
+        for (int p = 0; p < a->prefill; p++)
+            token_at(hp, tl, i, p, &b->ids[(size_t)i * P + (size_t)p], &b->pos[(size_t)i * P + (size_t)p]);
+        b->calls[i] = (cv_call){b->st[i], b->ids + (size_t)i * P, b->pos + (size_t)i * P, a->prefill, tl, 1.4f,
+                                false, NULL, NULL};
+    }
+    const double t0 = now();
+    cv_status s = cv_model_forward(m, b->calls, a->batch, a->threads, err);
+    *sec = now() - t0;
+    return s;
+}
+
+/* One decode step of every sequence, logits included. */
+static cv_status decode_step(const cv_model *m, const bench_args *a, bench_bufs *b, int tl, int p, cv_error *err)
+{
+    const cv_hparams *hp = cv_model_hparams(m);
+    for (int i = 0; i < a->batch; i++) {
+        token_at(hp, tl, i, p, &b->ids[i], &b->pos[i]);
+        b->calls[i] = (cv_call){b->st[i], &b->ids[i], &b->pos[i], 1, tl, 1.4f, false,
+                                b->hidden + (size_t)i * (size_t)hp->hidden, NULL};
+    }
+    cv_status s = cv_model_forward(m, b->calls, a->batch, a->threads, err);
+    if (!s)
+        cv_model_logits(m, b->hidden, a->batch, b->logits, a->threads);
+    return s;
+}
+
+static double peak_rss_gb(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_maxrss * 1024.0 / 1e9; /* ru_maxrss is in KiB on Linux */
+}
+
+static cv_status run_bench(const bench_args *a, cv_error *err)
+{
+    const cv_hparams hp = bench_hparams(a);
+    const double bw = read_bandwidth(a->threads);
+    cv_model *m = NULL;
+    bench_bufs b = {0};
+    double t0 = now(), tp = 0.0;
+    cv_status s = cv_model_new_random(&hp, (cv_type)a->type, (uint64_t)a->seed, a->threads, &m, err);
+    if (s)
+        return s;
+    const double gen = now() - t0, wb = (double)cv_model_weight_bytes(m, true) / 1e9;
+    const int tl = a->prefill < 16 ? a->prefill - 1 : 16;
+    int threads = a->threads;
+#ifdef _OPENMP
+    threads = threads > 0 ? threads : omp_get_max_threads();
+#endif
+    printf("model: %d layers, hidden %d, %d heads, %s weights, %.3f GB read per decode step (logits incl.)\n",
+           a->layers, a->hidden, a->heads, cv_gguf_type_name((uint32_t)a->type), wb);
+    printf("threads %d, batch %d, kernels %s; random weights made in %.1f s\n", threads, a->batch,
+           cv_isa_name(cv_kernels_get()->isa), gen);
+    printf("read bandwidth: %.1f GB/s (1 GiB summed on %d threads, best of 5)\n", bw, threads);
+    fflush(stdout);
+    if ((s = bufs_alloc(m, a, &b, err)) || (s = prefill(m, a, &b, tl, &tp, err)))
+        goto done;
+    printf("prefill: %d x %d tokens in %.2f s: %.1f tokens/s\n", a->batch, a->prefill, tp,
+           a->batch * a->prefill / tp);
+    fflush(stdout);
+    if ((s = decode_step(m, a, &b, tl, a->prefill, err))) /* warm-up */
+        goto done;
+    t0 = now();
+    for (int k = 1; k <= a->tokens && !s; k++)
+        s = decode_step(m, a, &b, tl, a->prefill + k, err);
+    if (!s) {
+        const double dt = (now() - t0) / a->tokens, tps = a->batch / dt;
+        printf("decode: %d steps x %d sequences: %.3f s/step, %.2f tokens/s, %.3f GB of weights per token, "
+               "%.1f GB/s = %.0f %% of the read bandwidth\n",
+               a->tokens, a->batch, dt, tps, wb / a->batch, wb / dt, bw > 0 ? 100.0 * wb / dt / bw : 0.0);
+        printf("peak RSS: %.2f GB\n", peak_rss_gb());
+    }
+done:
+    bufs_free(&b, a->batch);
+    cv_model_free(m);
+    return s;
+}
+
+int cv_cmd_bench(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+            return bench_usage(stdout), CV_EXIT_OK;
+    bench_args a;
+    int rc = parse_bench(argc, argv, &a);
+    if (rc)
+        return rc;
+    cv_error err;
+    cv_status s = run_bench(&a, &err);
+    return s ? cv_cli_fail(cv_cli_exit_for(s), "%s", err.msg) : CV_EXIT_OK;
+}

@@ -1,0 +1,434 @@
+/* test_model.c — the golden runs of golden/A through the C API (cv_convert,
+ * cv_model_forward, cv_fill_sequence), the model's argument checks, and
+ * model files it must refuse.
+ *
+ * Tolerances (golden/README.md, "Verification and tolerances": a float64 run
+ * of the original moves float32 results by <= 1.1e-5 hidden, <= 3.8e-5
+ * logits): hidden states 1e-4, logits / max / logsumexp 2e-4, 5e-4 when
+ * guided (alpha = 3 amplifies), argmax identical (our runs have no top-2
+ * gap below 1e-4 to excuse a difference). */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "convert.h"
+#include "filling.h"
+#include "model.h"
+#include "npy.h"
+#include "test_files.h"
+
+#define TOL_HIDDEN 1e-4
+#define TOL_LOGITS 2e-4
+#define TOL_LOGITS_GUIDED 5e-4
+
+typedef struct {
+    cv_model *s1, *s2;
+} fixture;
+
+static const char *golden(const char *run, const char *file)
+{
+    static char p[4096];
+    const char *d = getenv("CV_TESTDATA");
+    snprintf(p, sizeof p, "%s/golden-A/%s%s%s", d ? d : "testdata", run, file ? "/" : "", file ? file : "");
+    return p;
+}
+
+static float *load_f32(const char *run, const char *file, cv_npy *a)
+{
+    float *v;
+    cv_error err;
+    if (cv_npy_load_f32(golden(run, file), a, &v, &err))
+        fail_msg("%s", err.msg);
+    return v;
+}
+
+static int64_t *load_i64(const char *run, const char *file, cv_npy *a)
+{
+    int64_t *v;
+    cv_error err;
+    if (cv_npy_load_i64(golden(run, file), a, &v, &err))
+        fail_msg("%s", err.msg);
+    return v;
+}
+
+static double max_diff(const float *a, const float *b, size_t n)
+{
+    double d = 0;
+    for (size_t i = 0; i < n; i++) {
+        const double x = fabs((double)a[i] - (double)b[i]);
+        d = x > d || isnan(x) ? x : d;
+    }
+    return d;
+}
+
+static void expect_close(const char *what, const char *run, const float *gold, const float *got, size_t n, double tol)
+{
+    const double d = max_diff(gold, got, n);
+    printf("  %s %s: max|diff| %.3g (tol %g)\n", run, what, d, tol);
+    if (!(d <= tol))
+        fail_msg("%s %s: max|diff| %g > %g", run, what, d, tol);
+}
+
+static void expect_equal_i64(const char *what, const char *run, const int64_t *gold, const int64_t *got, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (gold[i] != got[i])
+            fail_msg("%s %s[%zu]: %lld (golden %lld)", run, what, i, (long long)got[i], (long long)gold[i]);
+}
+
+/* meta.json fields of a run */
+typedef struct {
+    int text_len;
+    double log_w;
+    int enforce_no_swin;
+} run_meta;
+
+static run_meta read_meta(const char *run)
+{
+    json_error_t je;
+    json_t *j = json_load_file(golden(run, "meta.json"), 0, &je);
+    assert_non_null(j);
+    run_meta m = {(int)json_integer_value(json_object_get(j, "text_len")),
+                  json_number_value(json_object_get(j, "log_text_attention_weights")),
+                  json_is_true(json_object_get(j, "enforce_no_swin"))};
+    json_decref(j);
+    return m;
+}
+
+static int setup(void **state)
+{
+    if (cv_test_setup_dir(state))
+        return -1;
+    fixture *f = calloc(1, sizeof *f);
+    cv_error err;
+    char dir[4096];
+    for (int s = 1; s <= 2; s++) {
+        snprintf(dir, sizeof dir, "%s", golden("ckpt", s == 1 ? "cogvideo-stage1" : "cogvideo-stage2"));
+        const char *out = cv_test_path(s == 1 ? "s1.gguf" : "s2.gguf");
+        if (cv_convert(dir, out, NULL, &err) || cv_model_load(out, s == 1 ? &f->s1 : &f->s2, &err)) {
+            fprintf(stderr, "setup: %s\n", err.msg);
+            return -1;
+        }
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    if (f) {
+        cv_model_free(f->s1);
+        cv_model_free(f->s2);
+        free(f);
+    }
+    return cv_test_teardown_dir(state);
+}
+
+/* ------------------------------------------------------------ full forwards */
+
+static void check_full(cv_model *m, const char *run, int nthreads)
+{
+    const cv_hparams *hp = cv_model_hparams(m);
+    const run_meta meta = read_meta(run);
+    cv_npy ai, ap, al, ah, af, ak, alg, amx, alse, aam;
+    int64_t *ids = load_i64(run, "input_ids.npy", &ai), *pos = load_i64(run, "position_ids.npy", &ap);
+    int64_t *lidx = load_i64(run, "logits_pos_idx.npy", &ak), *am = load_i64(run, "argmax.npy", &aam);
+    float *gl = load_f32(run, "hidden_layers.npy", &al), *gh = load_f32(run, "final_hidden.npy", &ah);
+    float *glg = load_f32(run, "logits.npy", &alg), *gmx = load_f32(run, "max.npy", &amx);
+    float *glse = load_f32(run, "lse.npy", &alse);
+    (void)af;
+    const int n = (int)ai.count, H = hp->hidden, V = hp->image_tokens;
+    float *layers = malloc((size_t)hp->n_layers * (size_t)n * (size_t)H * sizeof *layers);
+    float *hid = malloc((size_t)n * (size_t)H * sizeof *hid), *lg = malloc((size_t)n * (size_t)V * sizeof *lg);
+    float *mx = malloc((size_t)n * sizeof *mx), *lse = malloc((size_t)n * sizeof *lse);
+    int64_t *arg = malloc((size_t)n * sizeof *arg);
+    cv_state *st;
+    cv_error err;
+    assert_int_equal(cv_state_new(m, n, &st, &err), CV_OK);
+    cv_call c = {st, ids, pos, n, meta.text_len, (float)meta.log_w, meta.enforce_no_swin != 0, hid, layers};
+    if (cv_model_forward(m, &c, 1, nthreads, &err))
+        fail_msg("%s: %s", run, err.msg);
+    cv_model_logits(m, hid, n, lg, nthreads);
+    cv_logits_stats(lg, n, V, arg, mx, lse);
+    expect_close("hidden_layers", run, gl, layers, al.count, TOL_HIDDEN);
+    expect_close("final_hidden", run, gh, hid, ah.count, TOL_HIDDEN);
+    for (size_t k = 0; k < ak.count; k++)
+        expect_close("logits row", run, glg + k * (size_t)V, lg + (size_t)lidx[k] * (size_t)V, (size_t)V, TOL_LOGITS);
+    expect_close("max", run, gmx, mx, (size_t)n, TOL_LOGITS);
+    expect_close("lse", run, glse, lse, (size_t)n, TOL_LOGITS);
+    expect_equal_i64("argmax", run, am, arg, (size_t)n);
+    cv_state_free(st);
+    free(layers), free(hid), free(lg), free(mx), free(lse), free(arg);
+    cv_npy_free(&ai), cv_npy_free(&ap), cv_npy_free(&al), cv_npy_free(&ah), cv_npy_free(&ak);
+    cv_npy_free(&alg), cv_npy_free(&amx), cv_npy_free(&alse), cv_npy_free(&aam);
+}
+
+static void test_full_forwards(void **state)
+{
+    fixture *f = *state;
+    check_full(f->s1, "full_s1_first", 0);
+    check_full(f->s1, "full_s1_video", 0);
+    check_full(f->s2, "full_s2_given", 0);
+}
+
+/* ------------------------------------------------------------ cache path */
+
+typedef struct {
+    const int64_t *teacher, *want;
+    size_t n_want;
+    int H, V;
+    float *hidden, *hidden_u, *logits, *max, *lse;
+    int64_t *argmax, *counter, *strategy;
+    cv_npy teacher_npy, want_npy;
+} rec;
+
+static int64_t pick_teacher(void *ctx, const cv_fill_step *s)
+{
+    rec *r = ctx;
+    const size_t i = (size_t)s->step;
+    memcpy(r->hidden + i * (size_t)r->H, s->hidden, (size_t)r->H * sizeof(float));
+    if (s->hidden_uncond)
+        memcpy(r->hidden_u + i * (size_t)r->H, s->hidden_uncond, (size_t)r->H * sizeof(float));
+    cv_logits_stats(s->logits, 1, r->V, &r->argmax[i], &r->max[i], &r->lse[i]);
+    r->counter[i] = s->seq_index;
+    r->strategy[i] = s->strategy;
+    for (size_t k = 0; k < r->n_want; k++)
+        if (r->want[k] == s->step)
+            memcpy(r->logits + k * (size_t)r->V, s->logits, (size_t)r->V * sizeof(float));
+    return r->teacher[s->seq_index];
+}
+
+static cv_fill_mode mode_of(const char *run)
+{
+    return !strcmp(run, "s1_first") ? CV_FILL_S1_FIRST : run[1] == '1' ? CV_FILL_S1_VIDEO : CV_FILL_S2_INTERP;
+}
+
+/* Runs a golden run through cv_fill_sequence; the records go to *r
+ * (caller frees).  Returns the number of steps. */
+static int run_fill(cv_model *m, const char *run, int nthreads, rec *r, int64_t **guider_built)
+{
+    const cv_hparams *hp = cv_model_hparams(m);
+    cv_npy as, at, ag = {0}, aw;
+    int64_t *seq = load_i64(run, "seq_in.npy", &as), *teacher = load_i64(run, "teacher.npy", &at);
+    int64_t *want = load_i64(run, "step_logits_idx.npy", &aw), *g = NULL;
+    FILE *gf = fopen(golden(run, "guider_seq_in.npy"), "rb");
+    if (gf) {
+        fclose(gf);
+        g = load_i64(run, "guider_seq_in.npy", &ag);
+    }
+    const cv_fill_opts o = {mode_of(run), (float)read_meta(run).log_w, 3.0f, !strcmp(run, "s2_interp_guided"),
+                            nthreads};
+    cv_fill_info info;
+    cv_error err;
+    if (cv_fill_plan(hp, seq, (int)as.count, g, (int)ag.count, &o, &info, &err))
+        fail_msg("%s: %s", run, err.msg);
+    const size_t S = (size_t)info.num_steps, H = (size_t)hp->hidden, V = (size_t)hp->image_tokens;
+    *r = (rec){teacher, want, aw.count, hp->hidden, hp->image_tokens, malloc(S * H * sizeof(float)),
+               malloc(S * H * sizeof(float)), malloc(aw.count * V * sizeof(float)), malloc(S * sizeof(float)),
+               malloc(S * sizeof(float)), malloc(S * 8), malloc(S * 8), malloc(S * 8), at, aw};
+    const size_t glen = g ? (size_t)(info.guider_text_len + (int)as.count - info.text_len) : 1;
+    *guider_built = calloc(glen, sizeof(int64_t));
+    if (g) /* the guider as built from its text + the main sequence's frames */
+        cv_fill_build_guider(seq, (int)as.count, g, &info, &o, *guider_built);
+    if (cv_fill_sequence(m, seq, (int)as.count, g, (int)ag.count, &o, pick_teacher, r, NULL, &info, &err))
+        fail_msg("%s: %s", run, err.msg);
+    expect_equal_i64("filled sequence", run, teacher, seq, as.count);
+    cv_npy_free(&ag), cv_npy_free(&as);
+    return (int)S;
+}
+
+static void rec_free(rec *r)
+{
+    free(r->hidden), free(r->hidden_u), free(r->logits), free(r->max), free(r->lse);
+    free(r->argmax), free(r->counter), free(r->strategy);
+    cv_npy_free(&r->teacher_npy), cv_npy_free(&r->want_npy);
+}
+
+static void check_fill(cv_model *m, const char *run)
+{
+    rec r;
+    int64_t *gb;
+    const int S = run_fill(m, run, 0, &r, &gb);
+    const bool guided = strstr(run, "guided") != NULL;
+    const double tl = guided ? TOL_LOGITS_GUIDED : TOL_LOGITS;
+    cv_npy a[9];
+    /* loads first: a function's arguments have no evaluation order */
+    const float *gh = load_f32(run, "step_hidden.npy", &a[0]), *gmx = load_f32(run, "step_max.npy", &a[3]);
+    const float *glse = load_f32(run, "step_lse.npy", &a[4]), *glg = load_f32(run, "step_logits.npy", &a[5]);
+    const int64_t *gam = load_i64(run, "step_argmax.npy", &a[6]), *gc = load_i64(run, "step_counter.npy", &a[7]);
+    expect_close("step_hidden", run, gh, r.hidden, a[0].count, TOL_HIDDEN);
+    if (guided) {
+        const float *ghu = load_f32(run, "step_hidden_uncond.npy", &a[1]);
+        const int64_t *gg = load_i64(run, "guider_seq_in.npy", &a[2]);
+        expect_close("step_hidden_uncond", run, ghu, r.hidden_u, a[1].count, TOL_HIDDEN);
+        expect_equal_i64("guider sequence", run, gg, gb, a[2].count);
+        cv_npy_free(&a[1]), cv_npy_free(&a[2]);
+    }
+    expect_close("step_max", run, gmx, r.max, (size_t)S, tl);
+    expect_close("step_lse", run, glse, r.lse, (size_t)S, tl);
+    expect_close("step_logits", run, glg, r.logits, a[5].count, tl);
+    expect_equal_i64("step_argmax", run, gam, r.argmax, (size_t)S);
+    expect_equal_i64("step_counter", run, gc, r.counter, (size_t)S);
+    cv_error err;
+    if (cv_npy_load(golden(run, "step_strategy.npy"), &a[8], &err))
+        fail_msg("%s", err.msg);
+    for (int i = 0; i < S; i++)
+        if (((const int8_t *)a[8].data)[i] != r.strategy[i])
+            fail_msg("%s: step %d strategy %lld (golden %d)", run, i, (long long)r.strategy[i],
+                     ((const int8_t *)a[8].data)[i]);
+    cv_npy_free(&a[0]);
+    for (int i = 3; i < 9; i++)
+        cv_npy_free(&a[i]);
+    rec_free(&r);
+    free(gb);
+}
+
+static void test_s1_runs(void **state)
+{
+    fixture *f = *state;
+    check_fill(f->s1, "s1_first");
+    check_fill(f->s1, "s1_video_guided");
+    check_fill(f->s1, "s1_video_noguide");
+}
+
+static void test_s2_runs(void **state)
+{
+    fixture *f = *state;
+    check_fill(f->s2, "s2_interp_noguide");
+    check_fill(f->s2, "s2_interp_guided");
+    check_fill(f->s2, "s2_interp_guided_fixedguider");
+}
+
+/* Bit-identical records with 1 and 2 threads. */
+static void test_threads(void **state)
+{
+    fixture *f = *state;
+    rec r1, r2;
+    int64_t *g1, *g2;
+    const int S = run_fill(f->s2, "s2_interp_guided", 1, &r1, &g1);
+    run_fill(f->s2, "s2_interp_guided", 2, &r2, &g2);
+    const size_t H = (size_t)r1.H;
+    assert_memory_equal(r1.hidden, r2.hidden, (size_t)S * H * sizeof(float));
+    assert_memory_equal(r1.hidden_u, r2.hidden_u, (size_t)S * H * sizeof(float));
+    assert_memory_equal(r1.argmax, r2.argmax, (size_t)S * 8);
+    assert_memory_equal(r1.lse, r2.lse, (size_t)S * sizeof(float));
+    rec_free(&r1), rec_free(&r2);
+    free(g1), free(g2);
+}
+
+/* ------------------------------------------------------------ bad input */
+
+static void expect_forward_error(const cv_model *m, cv_call *c, int nc, const char *text)
+{
+    cv_error err;
+    err.msg[0] = '\0';
+    assert_int_equal(cv_model_forward(m, c, nc, 1, &err), CV_ERR_ARG);
+    if (!strstr(err.msg, text))
+        fail_msg("error '%s' lacks '%s'", err.msg, text);
+    assert_null(strchr(err.msg, '\n'));
+}
+
+static void test_bad_calls(void **state)
+{
+    fixture *f = *state;
+    const cv_hparams *hp = cv_model_hparams(f->s1);
+    cv_state *st, *st2;
+    cv_error err;
+    assert_int_equal(cv_state_new(f->s1, 8, &st, &err), CV_OK);
+    assert_int_equal(cv_state_new(f->s1, 8, &st2, &err), CV_OK);
+    int64_t ids[4] = {20010, 20011, hp->boi_id, 5}, pos[4] = {0, 1, 512, 513}, bad[4] = {0, 1, 512, 3000};
+    cv_call c = {st, ids, pos, 4, 2, 1.4f, false, NULL, NULL};
+    c.text_len = hp->max_text_len + 1;
+    expect_forward_error(f->s1, &c, 1, "text length");
+    c.text_len = 2;
+    c.pos = bad;
+    expect_forward_error(f->s1, &c, 1, "position id 3000 out of range");
+    c.pos = pos;
+    cv_call two[2] = {c, c};
+    expect_forward_error(f->s1, two, 2, "share a state");
+    assert_int_equal(cv_model_forward(f->s1, &c, 1, 1, &err), CV_OK);
+    expect_forward_error(f->s1, &c, 1, "expected 1");        /* AR calls feed one token */
+    c.n = 1;
+    c.text_len = 3;
+    expect_forward_error(f->s1, &c, 1, "the same in every call"); /* text length changed */
+    c.text_len = 2;
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(cv_model_forward(f->s1, &c, 1, 1, &err), CV_OK);
+    expect_forward_error(f->s1, &c, 1, "capacity 8");
+    /* a sequence begun with enforce_no_swin has no attention-plus cache */
+    cv_call e = {st2, ids, pos, 4, 2, 1.4f, true, NULL, NULL};
+    assert_int_equal(cv_model_forward(f->s1, &e, 1, 1, &err), CV_OK);
+    e.enforce_no_swin = false;
+    e.n = 1;
+    expect_forward_error(f->s1, &e, 1, "enforce_no_swin");
+    cv_state_free(st);
+    cv_state_free(st2);
+}
+
+static void test_bad_fill(void **state)
+{
+    fixture *f = *state;
+    const cv_hparams *hp = cv_model_hparams(f->s1);
+    int64_t seq[8] = {20010, 20011, 20012, -1, -1, -1, -1, -1};
+    cv_fill_opts o = {CV_FILL_S1_FIRST, 1.4f, 3.0f, false, 1};
+    cv_fill_info info;
+    cv_error err;
+    assert_int_equal(cv_fill_plan(hp, seq, 8, NULL, 0, &o, &info, &err), CV_ERR_ARG);
+    assert_non_null(strstr(err.msg, "no <start_of_image> (id 20400)"));
+    seq[3] = hp->boi_id;
+    o.mode = CV_FILL_S2_INTERP;
+    assert_int_equal(cv_fill_plan(hp, seq, 8, NULL, 0, &o, &info, &err), CV_ERR_ARG);
+    assert_non_null(strstr(err.msg, "needs a stage-2 model"));
+    o.mode = CV_FILL_S1_FIRST;
+    assert_int_equal(cv_fill_plan(hp, seq, 8, NULL, 0, &o, &info, &err), CV_OK);
+    assert_int_equal(info.text_len, 3);
+    assert_int_equal(info.prefix_len, 3);
+    assert_int_equal(info.num_steps, 4);
+}
+
+/* Model files the loader must refuse, with the file and the reason. */
+static void test_bad_models(void **state)
+{
+    (void)state;
+    char dir[4096];
+    const char *d = getenv("CV_TESTDATA");
+    snprintf(dir, sizeof dir, "%s/sat-tiny", d ? d : "testdata");
+    cv_error err;
+    cv_model *m = NULL;
+    const char *tiny = cv_test_path("tiny.gguf");
+    cv_convert_opts o;
+    cv_convert_opts_default(&o);
+    o.image_tokens = 64; /* its vocabulary has 110 ids */
+    assert_int_equal(cv_convert(dir, tiny, &o, &err), CV_OK);
+    assert_int_equal(cv_model_load(tiny, &m, &err), CV_ERR_FORMAT);
+    assert_null(m);
+    assert_non_null(strstr(err.msg, "tiny.gguf: inconsistent hyper-parameters (expected extra_pos_offset"));
+    size_t n;
+    unsigned char *b = cv_test_read_all(cv_test_path("s1.gguf"), &n);
+    const char *cut = cv_test_path("cut.gguf");
+    cv_test_write_bytes(cut, b, n / 2);
+    assert_int_not_equal(cv_model_load(cut, &m, &err), CV_OK);
+    assert_non_null(strstr(err.msg, "cut.gguf"));
+    free(b);
+    assert_int_equal(cv_model_load(cv_test_path("missing.gguf"), &m, &err), CV_ERR_IO);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_full_forwards), cmocka_unit_test(test_s1_runs),  cmocka_unit_test(test_s2_runs),
+        cmocka_unit_test(test_threads),       cmocka_unit_test(test_bad_calls), cmocka_unit_test(test_bad_fill),
+        cmocka_unit_test(test_bad_models),
+    };
+    cv_test_dir_name("test_model");
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
