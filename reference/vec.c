@@ -1,4 +1,5 @@
-/* vec.c — reference vector kernels: dot, sum, axpy, add, mul, scale.
+/* vec.c — reference vector kernels: dot, sum, axpy, add, mul, scale, and
+ * the multi-head dot and axpy of attention (mhdot, mhaxpy).
  *
  * The executable specification for their SIMD twins (see src/kernels.h).
  * Reductions accumulate in one float, in natural order (i = 0 upward), so the
@@ -27,6 +28,26 @@ void cv_axpy_f32_ref(float *y, float a, const float *x, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         y[i] += a * x[i];
+}
+
+/* Head h is exactly cv_dot_f32_ref(q + h*dh, k + h*dh, dh): the same
+ * single float accumulator, d = 0 upward. */
+void cv_mhdot_f32_ref(float *y, const float *q, const float *k, size_t heads, size_t dh)
+{
+    for (size_t h = 0; h < heads; h++) {
+        float s = 0.0f;
+        for (size_t d = 0; d < dh; d++)
+            s += q[h * dh + d] * k[h * dh + d];
+        y[h] = s;
+    }
+}
+
+/* Head h is exactly cv_axpy_f32_ref(y + h*dh, a[h], x + h*dh, dh). */
+void cv_mhaxpy_f32_ref(float *y, const float *a, const float *x, size_t heads, size_t dh)
+{
+    for (size_t h = 0; h < heads; h++)
+        for (size_t d = 0; d < dh; d++)
+            y[h * dh + d] += a[h] * x[h * dh + d];
 }
 
 void cv_add_f32_ref(float *y, const float *a, const float *b, size_t n)

@@ -147,62 +147,98 @@ static const float *key_row(const cv_attn_src *s, const cv_key_query *q, const c
     return (value ? s->v_old : s->k_old) + (size_t)slot * (size_t)hp->hidden;
 }
 
-/* One query row, all heads.  keys/sc: scratch of capacity >= call_end. */
+/* Per-thread scratch of cv_attention. */
+typedef struct {
+    int *keys;             /* [call_end] */
+    float *sc;             /* [heads][call_end] scores, then weights */
+    float *qs, *tmp;       /* [hidden] scaled query, [heads] */
+} scratch;
+
+static bool scratch_alloc(scratch *w, const cv_hparams *hp, int cap)
+{
+    w->keys = malloc((size_t)cap * sizeof *w->keys);
+    w->sc = malloc((size_t)hp->heads * (size_t)cap * sizeof *w->sc);
+    w->qs = malloc((size_t)hp->hidden * sizeof *w->qs);
+    w->tmp = malloc((size_t)hp->heads * sizeof *w->tmp);
+    return w->keys && w->sc && w->qs && w->tmp;
+}
+
+static void scratch_free(scratch *w)
+{
+    free(w->keys);
+    free(w->sc);
+    free(w->qs);
+    free(w->tmp);
+}
+
+/* One query row, heads [h0, h1): one mhdot and one mhaxpy call per key
+ * cover all those heads (a head's result does not depend on the others). */
 static void attend_row(const cv_hparams *hp, const cv_kernels *kt, const cv_key_query *q, const cv_attn_src *s,
-                       float log_w, int *keys, float *sc, float *out)
+                       float log_w, int h0, int h1, scratch *w, float *out)
 {
     bool bias;
-    const int nk = cv_model_keys(hp, q, keys, &bias);
-    const int dh = hp->head_dim;
-    const float *qrow = s->q + (size_t)(q->p - q->call_start) * s->ld_new;
+    const int nk = cv_model_keys(hp, q, w->keys, &bias);
+    const size_t dh = (size_t)hp->head_dim, nh = (size_t)(h1 - h0), off = (size_t)h0 * dh;
+    const float *qrow = s->q + (size_t)(q->p - q->call_start) * s->ld_new + off;
     const float scale = sqrtf((float)dh);
-    for (int h = 0; h < hp->heads; h++) {
-        float qs[512];
-        for (int d = 0; d < dh; d++)
-            qs[d] = qrow[h * dh + d] / scale; /* SAT: (q / sqrt(dh)) @ k^T */
-        for (int j = 0; j < nk; j++) {
-            sc[j] = kt->dot_f32(qs, key_row(s, q, hp, keys[j], false) + h * dh, (size_t)dh);
-            if (bias && keys[j] < q->text_len)
-                sc[j] += log_w;
-        }
-        kt->softmax_f32(sc, (size_t)nk);
-        float *o = out + h * dh;
-        memset(o, 0, (size_t)dh * sizeof *o);
-        for (int j = 0; j < nk; j++)
-            kt->axpy_f32(o, sc[j], key_row(s, q, hp, keys[j], true) + h * dh, (size_t)dh);
+    for (size_t i = 0; i < nh * dh; i++)
+        w->qs[i] = qrow[i] / scale; /* SAT: (q / sqrt(dh)) @ k^T */
+    for (int j = 0; j < nk; j++) {
+        kt->mhdot_f32(w->tmp, w->qs, key_row(s, q, hp, w->keys[j], false) + off, nh, dh);
+        const float b = bias && w->keys[j] < q->text_len ? log_w : 0.0f;
+        for (size_t h = 0; h < nh; h++)
+            w->sc[h * (size_t)nk + (size_t)j] = b != 0.0f ? w->tmp[h] + b : w->tmp[h];
     }
+    for (size_t h = 0; h < nh; h++)
+        kt->softmax_f32(w->sc + h * (size_t)nk, (size_t)nk);
+    memset(out + off, 0, nh * dh * sizeof *out);
+    for (int j = 0; j < nk; j++) {
+        for (size_t h = 0; h < nh; h++)
+            w->tmp[h] = w->sc[h * (size_t)nk + (size_t)j];
+        kt->mhaxpy_f32(out + off, w->tmp, key_row(s, q, hp, w->keys[j], true) + off, nh, dh);
+    }
+}
+
+/* Work items: rows x head groups.  A lone row (AR decode) is split into
+ * head groups so that every thread has work; the split does not change any
+ * head's result. */
+static int head_groups(const cv_hparams *hp, int n)
+{
+    return n >= 4 ? 1 : hp->heads < 8 ? hp->heads : 8;
 }
 
 cv_status cv_attention(const cv_hparams *hp, const cv_key_query *q0, int n, const cv_attn_src *src, float log_w,
                        float *ctx, size_t ldctx, int nthreads)
 {
     const cv_kernels *kt = cv_kernels_get();
+    const int G = head_groups(hp, n), tasks = n * G;
     int failed = 0;
     (void)nthreads;
 #ifdef _OPENMP
-#pragma omp parallel num_threads(nthreads > 0 ? nthreads : omp_get_max_threads()) if (n > 1)
+#pragma omp parallel num_threads(nthreads > 0 ? nthreads : omp_get_max_threads()) if (tasks > 1)
 #endif
     {
-        int *keys = malloc((size_t)q0->call_end * sizeof *keys);
-        float *sc = malloc((size_t)q0->call_end * sizeof *sc);
-        if (!keys || !sc) {
+        scratch w;
+        const bool ok = scratch_alloc(&w, hp, q0->call_end);
+        if (!ok) {
 #ifdef _OPENMP
 #pragma omp atomic write
 #endif
             failed = 1;
         }
 #ifdef _OPENMP
-#pragma omp for schedule(dynamic, 4)
+#pragma omp for schedule(dynamic, 1)
 #endif
-        for (int r = 0; r < n; r++) {
+        for (int t = 0; t < tasks; t++) {
             cv_key_query q = *q0;
-            q.p = q0->call_start + r;
-            if (!keys || !sc || (q.channel == 1 && q.p < q.text_len))
+            q.p = q0->call_start + t / G;
+            const int g = t % G;
+            if (!ok || (q.channel == 1 && q.p < q.text_len))
                 continue;
-            attend_row(hp, kt, &q, src, log_w, keys, sc, ctx + (size_t)r * ldctx);
+            attend_row(hp, kt, &q, src, log_w, g * hp->heads / G, (g + 1) * hp->heads / G, &w,
+                       ctx + (size_t)(t / G) * ldctx);
         }
-        free(keys);
-        free(sc);
+        scratch_free(&w);
     }
     return failed ? CV_ERR_NOMEM : CV_OK;
 }

@@ -103,6 +103,8 @@ static void init_ref(cv_kernels *k)
         .dot_f32 = cv_dot_f32_ref,
         .sum_f32 = cv_sum_f32_ref,
         .axpy_f32 = cv_axpy_f32_ref,
+        .mhdot_f32 = cv_mhdot_f32_ref,
+        .mhaxpy_f32 = cv_mhaxpy_f32_ref,
         .add_f32 = cv_add_f32_ref,
         .mul_f32 = cv_mul_f32_ref,
         .scale_f32 = cv_scale_f32_ref,

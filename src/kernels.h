@@ -41,6 +41,17 @@ extern "C" {
 #define decl_sum_fn(name) float(name)(const float *x, size_t n)
 /* y[i] += a * x[i] */
 #define decl_axpy_fn(name) void(name)(float *y, float a, const float *x, size_t n)
+/* Multi-head attention inner loops, one call per key over all heads (the
+ * key/value row of one token is `heads` slices of dh contiguous floats):
+ * per-call overhead was the cost of one dot/axpy call per (key, head) at
+ * dh = 16..64.  dh >= 1; y never overlaps the inputs.  Each head's result
+ * depends only on that head's slices (not on `heads`), as with GEMV rows. */
+/* y[h] = sum_{d<dh} q[h*dh+d] * k[h*dh+d] for h < heads  (one score per head) */
+#define decl_mhdot_fn(name) \
+    void(name)(float *y, const float *q, const float *k, size_t heads, size_t dh)
+/* y[h*dh+d] += a[h] * x[h*dh+d] for h < heads, d < dh */
+#define decl_mhaxpy_fn(name) \
+    void(name)(float *y, const float *a, const float *x, size_t heads, size_t dh)
 /* y[i] = a[i] (+|*) b[i] */
 #define decl_binary_fn(name) void(name)(float *y, const float *a, const float *b, size_t n)
 /* y[i] = s * x[i] */
@@ -70,6 +81,8 @@ extern "C" {
 typedef decl_dot_fn(*cv_dot_fn);
 typedef decl_sum_fn(*cv_sum_fn);
 typedef decl_axpy_fn(*cv_axpy_fn);
+typedef decl_mhdot_fn(*cv_mhdot_fn);
+typedef decl_mhaxpy_fn(*cv_mhaxpy_fn);
 typedef decl_binary_fn(*cv_binary_fn);
 typedef decl_scale_fn(*cv_scale_fn);
 typedef decl_unary_fn(*cv_unary_fn);
@@ -92,6 +105,8 @@ typedef struct cv_kernels {
     cv_dot_fn dot_f32;
     cv_sum_fn sum_f32;
     cv_axpy_fn axpy_f32;
+    cv_mhdot_fn mhdot_f32;
+    cv_mhaxpy_fn mhaxpy_f32;
     cv_binary_fn add_f32;
     cv_binary_fn mul_f32;
     cv_scale_fn scale_f32;

@@ -204,8 +204,11 @@ void cv_gemm(const cv_kernels *k, cv_type t, size_t m, size_t n, size_t kdim, co
              size_t ldx, const void *w, float *y, size_t ldy, int nthreads)
 {
 #ifdef HAVE_OPENBLAS
-    /* kdim == 0 is left to the kernels: BLAS wants leading dimensions >= 1 */
-    if (t == CV_TYPE_F32 && m >= 2 && n >= 1 && kdim >= 1 &&
+    /* kdim == 0 is left to the kernels: BLAS wants leading dimensions >= 1.
+     * A few rows (AR decode of a small batch) are bound by reading the
+     * weights, which our GEMM kernels do once for all rows without
+     * OpenBLAS's packing copies. */
+    if (t == CV_TYPE_F32 && m >= CV_LINEAR_BLAS_MIN_M && n >= 1 && kdim >= 1 &&
         blas_gemm(m, n, kdim, x, ldx, w, y, ldy, nthreads))
         return;
 #endif

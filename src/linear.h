@@ -29,6 +29,7 @@ extern "C" {
 
 #define CV_LINEAR_CHUNK 64       /* output rows per work item (kernels) */
 #define CV_LINEAR_BLAS_CHUNK 256 /* output rows per single-threaded sgemm call */
+#define CV_LINEAR_BLAS_MIN_M 16  /* fewer activation rows: our kernels, not sgemm */
 
 /* Bytes taken by `rows` rows of `cols` elements of type t: 4 B per f32,
  * 2 B per f16/bf16, 34 B per 32 q8_0 elements.  Returns 0 for an unknown
@@ -46,7 +47,7 @@ void cv_gemv(const cv_kernels *k, cv_type t, size_t rows, size_t cols, const voi
 
 /* Y[i, r] = sum_c X[i, c] W[r, c] for i < m, r < n (Y = X W^T).  X is
  * [m, kdim] with row stride ldx, W is [n, kdim], Y is [m, n] with row stride
- * ldy >= n.  With OpenBLAS (HAVE_OPENBLAS), f32 weights with m >= 2 and
+ * ldy >= n.  With OpenBLAS (HAVE_OPENBLAS), f32 weights with m >= 16 and
  * kdim >= 1 go to cblas_sgemm instead of the kernels: one single-threaded
  * call per CV_LINEAR_BLAS_CHUNK weight rows, the chunks spread over OpenMP
  * threads (OpenBLAS's own threading changes its result with the thread

@@ -320,6 +320,13 @@ static float oracle_dot(const float *a, const float *b, size_t n)
     return (float)s;
 }
 
+/* y[h] = the dot product of head h, in double, rounded once */
+static void oracle_mhdot(float *y, const float *q, const float *k, size_t heads, size_t dh)
+{
+    for (size_t h = 0; h < heads; h++)
+        y[h] = oracle_dot(q + h * dh, k + h * dh, dh);
+}
+
 static double gelu_d(double x)
 {
     return 0.5 * x * (1.0 + tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
@@ -900,6 +907,122 @@ static void test_gemm(check *ck, const kernel_test *kt, const cv_kernels *want,
     }
 }
 
+/* ------------------------------------------------ multi-head mhdot / mhaxpy */
+
+/* (heads, dh): edge pairs first (the model head sizes 16 and 64, every tail
+ * length mod 8, head counts around the 4- and 8-head groups of the twins,
+ * heads = 0 as a no-op), then random heads 1..64, dh 1..160. */
+static const size_t mh_edge[][2] = {
+    {0, 16},  {1, 1},   {1, 16},  {1, 64},  {2, 3},   {3, 5},   {4, 4},   {5, 7},
+    {7, 8},   {8, 16},  {9, 64},  {12, 9},  {15, 15}, {16, 17}, {17, 31}, {24, 33},
+    {31, 63}, {48, 64}, {64, 64}, {64, 16}, {33, 65}, {6, 127}, {2, 160}, {64, 160},
+    {63, 1},  {11, 2},  {13, 6},  {10, 12}, {3, 20},  {40, 44},
+};
+#define N_MH_EDGE (sizeof mh_edge / sizeof mh_edge[0])
+#define N_MH_RANDOM 16
+
+static void mh_size(check *ck, size_t it, size_t *heads, size_t *dh)
+{
+    *heads = it < N_MH_EDGE ? mh_edge[it][0] : rnd_range(&ck->rng, 1, 64);
+    *dh = it < N_MH_EDGE ? mh_edge[it][1] : rnd_range(&ck->rng, 1, 160);
+}
+
+/* One query against BATCH key rows at different alignments (as attention
+ * calls it: one call per key).  The BATCH score vectors sit heads + 1 floats
+ * apart, so a write past one call's heads lands on a canary gap.  Then the
+ * heads split in two calls: each head's score must not depend on the
+ * others (kernels.h), bit for bit. */
+static void test_mhdot(check *ck, const kernel_test *kt, const cv_kernels *want,
+                       const cv_kernels *got)
+{
+    (void)kt;
+    for (size_t it = 0; it < N_MH_EDGE + N_MH_RANDOM; it++) {
+        size_t heads, dh;
+        mh_size(ck, it, &heads, &dh);
+        const size_t n = heads * dh, stride = n + 1, ld = heads + 1, ysz = BATCH * ld;
+        gbuf bq, bk, bw, bg, bs;
+        float *q = fbuf(&bq, &ck->rng, n), *k = fbuf(&bk, &ck->rng, BATCH * stride);
+        float *yw = fbuf(&bw, &ck->rng, ysz), *yg = fbuf(&bg, &ck->rng, ysz);
+        float *ys = fbuf(&bs, &ck->rng, heads);
+        fill_uniform(&ck->rng, q, n, -1, 1);
+        fill_uniform(&ck->rng, k, BATCH * stride, -1, 1);
+        for (size_t j = 0; j < BATCH; j++) {
+            const float *kj = k + j * stride;
+            if (want)
+                want->mhdot_f32(yw + j * ld, q, kj, heads, dh);
+            else
+                oracle_mhdot(yw + j * ld, q, kj, heads, dh);
+            got->mhdot_f32(yg + j * ld, q, kj, heads, dh);
+        }
+        errsum e = {0};
+        for (size_t j = 0; j < BATCH; j++)
+            err_add(ck, &e, yw + j * ld, yg + j * ld, heads, j * heads);
+        err_done(ck, &e, "heads=%zu dh=%zu", heads, dh);
+        if (!gaps_intact(yg, BATCH, heads, ld) || !gaps_intact(yw, BATCH, heads, ld))
+            fail(ck, "heads=%zu dh=%zu: wrote past its heads scores", heads, dh);
+        const size_t a = rnd_range(&ck->rng, 0, heads);
+        got->mhdot_f32(ys, q, k, a, dh);
+        got->mhdot_f32(ys + a, q + a * dh, k + a * dh, heads - a, dh);
+        char what[96];
+        snprintf(what, sizeof what, "heads=%zu dh=%zu split at %zu vs one call", heads, dh, a);
+        require_bitequal(ck, yg, ys, heads, what);
+        GUARDS_OK(ck, &bg, "heads=%zu dh=%zu", heads, dh);
+        GUARDS_OK(ck, &bw, "heads=%zu dh=%zu", heads, dh);
+        GUARDS_OK(ck, &bs, "heads=%zu dh=%zu split", heads, dh);
+        GUARDS_OK(ck, &bq, "heads=%zu dh=%zu (q)", heads, dh);
+        GUARDS_OK(ck, &bk, "heads=%zu dh=%zu (k)", heads, dh);
+        gbuf_free(&bq);
+        gbuf_free(&bk);
+        gbuf_free(&bw);
+        gbuf_free(&bg);
+        gbuf_free(&bs);
+    }
+}
+
+/* As axpy, a in [-2, 2] per head; then the heads split in two calls. */
+static void test_mhaxpy(check *ck, const kernel_test *kt, const cv_kernels *want,
+                        const cv_kernels *got)
+{
+    (void)kt;
+    for (size_t it = 0; it < N_MH_EDGE + N_MH_RANDOM; it++) {
+        size_t heads, dh;
+        mh_size(ck, it, &heads, &dh);
+        const size_t n = heads * dh;
+        gbuf ba, bx, bw, bg, bs;
+        float *a = fbuf(&ba, &ck->rng, heads), *x = fbuf(&bx, &ck->rng, n);
+        float *yw = fbuf(&bw, &ck->rng, n), *yg = fbuf(&bg, &ck->rng, n);
+        float *ys = fbuf(&bs, &ck->rng, n);
+        fill_uniform(&ck->rng, a, heads, -2, 2);
+        fill_uniform(&ck->rng, x, n, -1, 1);
+        fill_uniform(&ck->rng, yw, n, -1, 1);
+        if (n) {
+            memcpy(yg, yw, n * sizeof *yg);
+            memcpy(ys, yw, n * sizeof *ys);
+        }
+        if (want)
+            want->mhaxpy_f32(yw, a, x, heads, dh);
+        else
+            for (size_t i = 0; i < n; i++)
+                yw[i] = (float)((double)yw[i] + (double)a[i / dh] * x[i]);
+        got->mhaxpy_f32(yg, a, x, heads, dh);
+        compare(ck, yw, yg, n, "heads=%zu dh=%zu", heads, dh);
+        const size_t s = rnd_range(&ck->rng, 0, heads);
+        got->mhaxpy_f32(ys, a, x, s, dh);
+        got->mhaxpy_f32(ys + s * dh, a + s, x + s * dh, heads - s, dh);
+        char what[96];
+        snprintf(what, sizeof what, "heads=%zu dh=%zu split at %zu vs one call", heads, dh, s);
+        require_bitequal(ck, yg, ys, n, what);
+        GUARDS_OK(ck, &bg, "heads=%zu dh=%zu", heads, dh);
+        GUARDS_OK(ck, &bw, "heads=%zu dh=%zu", heads, dh);
+        GUARDS_OK(ck, &bs, "heads=%zu dh=%zu split", heads, dh);
+        gbuf_free(&ba);
+        gbuf_free(&bx);
+        gbuf_free(&bw);
+        gbuf_free(&bg);
+        gbuf_free(&bs);
+    }
+}
+
 /* ================================================================ benchmark */
 
 typedef struct {
@@ -913,6 +1036,7 @@ typedef struct {
 
 enum {
     BENCH_VEC = 4096,                           /* vector kernels */
+    BENCH_MH_DH = 64,                           /* mhdot/mhaxpy: 64 heads of 64 */
     BENCH_ROWS = 64, BENCH_COLS = 4096,         /* gemv kernels, one call */
     BENCH_M = 64, BENCH_N = 64, BENCH_K = 1024  /* gemm kernels, one call */
 };
@@ -957,6 +1081,10 @@ static void bench_call(const kernel_test *kt, const cv_kernels *k, bench_data *d
         d->sink = k->sum_f32(d->a, n);
     else if (!strcmp(s, "axpy_f32"))
         k->axpy_f32(d->y, 1e-7f, d->a, n);
+    else if (!strcmp(s, "mhdot_f32")) /* BENCH_MH_DH-float heads */
+        k->mhdot_f32(d->y, d->a, d->b, n / BENCH_MH_DH, BENCH_MH_DH);
+    else if (!strcmp(s, "mhaxpy_f32")) /* coefficients in [-1, 1]: y grows by <= 1 a call */
+        k->mhaxpy_f32(d->y, d->b, d->a, n / BENCH_MH_DH, BENCH_MH_DH);
     else if (!strcmp(s, "add_f32"))
         k->add_f32(d->y, d->a, d->b, n);
     else if (!strcmp(s, "mul_f32"))
@@ -1193,6 +1321,8 @@ static const kernel_test tests[] = {
     {"dot_f32", SLOT(dot_f32), CV_TYPE_F32, test_dot},
     {"sum_f32", SLOT(sum_f32), CV_TYPE_F32, test_sum},
     {"axpy_f32", SLOT(axpy_f32), CV_TYPE_F32, test_axpy},
+    {"mhdot_f32", SLOT(mhdot_f32), CV_TYPE_F32, test_mhdot},
+    {"mhaxpy_f32", SLOT(mhaxpy_f32), CV_TYPE_F32, test_mhaxpy},
     {"add_f32", SLOT(add_f32), CV_TYPE_F32, test_binary},
     {"mul_f32", SLOT(mul_f32), CV_TYPE_F32, test_binary},
     {"scale_f32", SLOT(scale_f32), CV_TYPE_F32, test_scale},

@@ -10,6 +10,8 @@ void cv_kernels_init_arm(cv_kernels *k, unsigned flags)
     k->dot_f32 = cv_dot_f32_neon;
     k->sum_f32 = cv_sum_f32_neon;
     k->axpy_f32 = cv_axpy_f32_neon;
+    k->mhdot_f32 = cv_mhdot_f32_neon;
+    k->mhaxpy_f32 = cv_mhaxpy_f32_neon;
     k->add_f32 = cv_add_f32_neon;
     k->mul_f32 = cv_mul_f32_neon;
     k->scale_f32 = cv_scale_f32_neon;

@@ -1,5 +1,5 @@
 /* vec_avx2.c — AVX2+FMA twins of the vector kernels (dot, sum, axpy, add,
- * mul, scale).
+ * mul, scale, and attention's multi-head mhdot and mhaxpy).
  *
  * Reductions (dot, sum) keep four vector accumulators, to cover the FMA/add
  * latency, and reduce them in one fixed order.  add, mul and scale do one
@@ -62,6 +62,93 @@ void cv_axpy_f32_avx2(float *y, float a, const float *x, size_t n)
         __m256i m = cv_avx2_tail_mask(n - i);
         __m256 r = _mm256_fmadd_ps(va, _mm256_maskload_ps(x + i, m), _mm256_maskload_ps(y + i, m));
         _mm256_maskstore_ps(y + i, m, r);
+    }
+}
+
+/* mhdot: w = 8 (or, for a last group of <= 4 heads, 4) heads at a time,
+ * one accumulator per head (8 independent FMA chains cover the FMA
+ * latency), d outermost so that the chains interleave; then lane j of one
+ * vector = head j's sum, stored at once.  Lane j reads head min(j, last):
+ * a last group of nh < w heads (last = nh - 1) points its idle lanes at its
+ * last head again, and their sums are not stored.  Every head goes through
+ * the same operations whatever `heads` is (the 4-wide reduction is the low
+ * half of the 8-wide one), so a head's score does not depend on the other
+ * heads.  w = 4 halves the work of the 4-head test model. */
+/* inlined for each w, so that w and the full groups' last = 7 are constants */
+#if defined(__GNUC__)
+#define DOT_INLINE inline __attribute__((always_inline))
+#else
+#define DOT_INLINE inline
+#endif
+static DOT_INLINE __m256 dot_group(const float *q, const float *k, size_t dh, size_t last, int w)
+{
+    size_t off[8];
+    __m256 acc[8];
+    CV_UNROLL
+    for (int j = 0; j < w; j++) {
+        off[j] = ((size_t)j < last ? (size_t)j : last) * dh;
+        acc[j] = _mm256_setzero_ps();
+    }
+    size_t d = 0;
+    for (; d + 8 <= dh; d += 8)
+        CV_UNROLL
+        for (int j = 0; j < w; j++)
+            acc[j] = _mm256_fmadd_ps(_mm256_loadu_ps(q + off[j] + d),
+                                     _mm256_loadu_ps(k + off[j] + d), acc[j]);
+    if (d < dh) {
+        const __m256i m = cv_avx2_tail_mask(dh - d);
+        CV_UNROLL
+        for (int j = 0; j < w; j++)
+            acc[j] = _mm256_fmadd_ps(_mm256_maskload_ps(q + off[j] + d, m),
+                                     _mm256_maskload_ps(k + off[j] + d, m), acc[j]);
+    }
+    /* lane j = ((0+1)+(2+3)) + ((4+5)+(6+7)) of acc[j], the same for every j:
+     * a = [heads 0-3, lanes 0-3 | heads 0-3, lanes 4-7], b likewise for 4-7 */
+    const __m256 a = _mm256_hadd_ps(_mm256_hadd_ps(acc[0], acc[1]), _mm256_hadd_ps(acc[2], acc[3]));
+    if (w == 4)
+        return _mm256_castps128_ps256(
+            _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1)));
+    const __m256 b = _mm256_hadd_ps(_mm256_hadd_ps(acc[4], acc[5]), _mm256_hadd_ps(acc[6], acc[7]));
+    return _mm256_add_ps(_mm256_permute2f128_ps(a, b, 0x20), _mm256_permute2f128_ps(a, b, 0x31));
+}
+
+void cv_mhdot_f32_avx2(float *y, const float *q, const float *k, size_t heads, size_t dh)
+{
+    size_t h = 0;
+    for (; h + 8 <= heads; h += 8)
+        _mm256_storeu_ps(y + h, dot_group(q + h * dh, k + h * dh, dh, 7, 8));
+    if (h < heads) {
+        const size_t nh = heads - h;
+        const __m256 r = nh > 4 ? dot_group(q + h * dh, k + h * dh, dh, nh - 1, 8)
+                                : dot_group(q + h * dh, k + h * dh, dh, nh - 1, 4);
+        _mm256_maskstore_ps(y + h, cv_avx2_tail_mask(nh), r);
+    }
+}
+
+/* mhaxpy: cv_axpy_f32_avx2 per head (one FMA per element, as axpy), with
+ * a[h] broadcast; a ragged dh costs one masked tail per head. */
+void cv_mhaxpy_f32_avx2(float *y, const float *a, const float *x, size_t heads, size_t dh)
+{
+    const __m256i m = cv_avx2_tail_mask(dh % 8);
+    for (size_t h = 0; h < heads; h++) {
+        const __m256 va = _mm256_broadcast_ss(a + h);
+        float *yh = y + h * dh;
+        const float *xh = x + h * dh;
+        size_t d = 0;
+        for (; d + 16 <= dh; d += 16) {
+            __m256 y0 = _mm256_fmadd_ps(va, _mm256_loadu_ps(xh + d), _mm256_loadu_ps(yh + d));
+            __m256 y1 = _mm256_fmadd_ps(va, _mm256_loadu_ps(xh + d + 8), _mm256_loadu_ps(yh + d + 8));
+            _mm256_storeu_ps(yh + d, y0);
+            _mm256_storeu_ps(yh + d + 8, y1);
+        }
+        if (d + 8 <= dh) {
+            _mm256_storeu_ps(yh + d, _mm256_fmadd_ps(va, _mm256_loadu_ps(xh + d), _mm256_loadu_ps(yh + d)));
+            d += 8;
+        }
+        if (d < dh) {
+            __m256 r = _mm256_fmadd_ps(va, _mm256_maskload_ps(xh + d, m), _mm256_maskload_ps(yh + d, m));
+            _mm256_maskstore_ps(yh + d, m, r);
+        }
     }
 }
 
