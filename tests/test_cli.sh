@@ -144,5 +144,27 @@ expect 1 "convert a truncated checkpoint" -- $CV convert "$tmp/bad" "$tmp/c.gguf
 [ -z "$(ls "$tmp" | grep -v '^bad$\|^out$\|^err$\|^cpu$\|\.gguf$')" ] ||
   { echo "FAIL: stray files in $tmp: $(ls "$tmp")"; fails=$((fails + 1)); }
 
+# forward / logits / bench: usage errors exit 2, runtime errors exit 1, one line each
+for c in forward logits bench; do
+  expect 0 "$c --help" -- $CV $c --help && contains "$tmp/out" "usage: cogvideo $c"
+  expect 2 "$c without arguments" -- $CV $c && one_line_error "required"
+  expect 2 "$c --bogus" -- $CV $c --bogus x && one_line_error "unknown argument '--bogus'"
+done
+expect 2 "logits --mode s3" -- $CV logits -m x.gguf --mode s3 --seq a.npy --teacher b.npy -o "$tmp/r" &&
+  one_line_error "--mode: 's3' is not one of s1-first, s1-video, s2-interp"
+expect 2 "forward --text-len -1" -- $CV forward -m x.gguf --ids a.npy --positions b.npy --text-len -1 -o "$tmp/r" &&
+  one_line_error "--text-len: '-1' is not an integer"
+expect 2 "logits --log-text-weight nan" -- $CV logits -m x --mode s1-first --seq a --teacher b --log-text-weight nan -o "$tmp/r" &&
+  one_line_error "--log-text-weight: 'nan' is not a number"
+expect 1 "forward with a missing ids file" -- $CV forward -m "$tmp/none.gguf" --ids "$tmp/none.npy" --positions "$tmp/none.npy" --text-len 1 -o "$tmp/r" &&
+  one_line_error "none.npy"
+expect 2 "bench --batch 0" -- $CV bench --random-weights --layers 1 --hidden 64 --heads 4 --batch 0 &&
+  one_line_error "--batch: '0' is not an integer in 1 .. 64"
+expect 2 "bench --hidden 65 --heads 4" -- $CV bench --random-weights --layers 1 --hidden 65 --heads 4 &&
+  one_line_error "expected a multiple of --heads"
+expect 0 "bench on a tiny random model" -- $CV bench --random-weights --layers 1 --hidden 64 --heads 4 --tokens 2 --prefill 8 &&
+  contains "$tmp/out" "tokens/s" && contains "$tmp/out" "read bandwidth"
+[ ! -e "$tmp/r" ] || { echo "FAIL: a failed run left $tmp/r"; fails=$((fails + 1)); }
+
 echo "$((n - fails)) of $n checks passed"
 [ "$fails" -eq 0 ]
