@@ -1,6 +1,8 @@
 /* convert.c — SAT checkpoint folder -> GGUF (see convert.h). */
 #include "convert.h"
 
+#include "mapfile.h"
+
 #include <jansson.h>
 #include <math.h>
 #include <stdbool.h>
@@ -329,6 +331,7 @@ static uint32_t out_type(const cv_pt_tensor *t, int want)
 }
 
 enum { CHUNK = 8192 }; /* elements per conversion step: a multiple of 32 */
+#define DROP_EVERY ((size_t)32 << 20) /* elements read between cv_map_drop calls */
 
 static void load_f32(const cv_pt_tensor *t, size_t off, size_t n, float *dst)
 {
@@ -347,9 +350,19 @@ static void load_f32(const cv_pt_tensor *t, size_t off, size_t n, float *dst)
 static cv_status stream_tensor(cv_gguf_writer *w, const cv_pt_tensor *t, uint32_t type, float *fbuf,
                                unsigned char *obuf, cv_error *err)
 {
-    if (type == pt_as_cv(t->dtype)) /* same representation: copy the bytes as they are */
-        return cv_gguf_writer_write_data(w, t->data, t->nbytes, err);
-    const size_t n = (size_t)t->numel;
+    if (type == pt_as_cv(t->dtype)) { /* same representation: copy the bytes as they are */
+        const size_t step = (size_t)64 << 20;  /* dropped behind us: resident input stays small */
+        for (size_t off = 0; off < t->nbytes; off += step) {
+            const size_t len = t->nbytes - off < step ? t->nbytes - off : step;
+            cv_status s = cv_gguf_writer_write_data(w, (const char *)t->data + off, len, err);
+            cv_map_drop((const char *)t->data + off, len);
+            if (s)
+                return s;
+        }
+        return CV_OK;
+    }
+    const size_t n = (size_t)t->numel, es = t->dtype == CV_PT_F32 ? 4 : 2;
+    size_t dropped = 0;
     for (size_t off = 0; off < n; off += CHUNK) {
         const size_t m = n - off < CHUNK ? n - off : CHUNK;
         size_t bytes;
@@ -370,6 +383,10 @@ static cv_status stream_tensor(cv_gguf_writer *w, const cv_pt_tensor *t, uint32_
         cv_status s = cv_gguf_writer_write_data(w, obuf, bytes, err);
         if (s)
             return s;
+        if (off + m - dropped >= DROP_EVERY || off + m == n) { /* give back what was read */
+            cv_map_drop((const char *)t->data + es * dropped, es * (off + m - dropped));
+            dropped = off + m;
+        }
     }
     return CV_OK;
 }

@@ -5,6 +5,9 @@
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L /* mmap, fstat, open */
 #endif
+#ifndef _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE /* madvise (glibc ignores posix_madvise's DONTNEED) */
+#endif
 
 #include "mapfile.h"
 
@@ -48,4 +51,20 @@ void cv_unmap_file(const unsigned char *data, size_t size)
 {
     if (data)
         munmap((void *)data, size);
+}
+
+void cv_map_drop(const void *p, size_t len)
+{
+#ifdef MADV_DONTNEED
+    const long pg = sysconf(_SC_PAGESIZE);
+    if (pg <= 0 || len == 0)
+        return;
+    const uintptr_t a = ((uintptr_t)p + (uintptr_t)pg - 1) / (uintptr_t)pg * (uintptr_t)pg;
+    const uintptr_t b = ((uintptr_t)p + len) / (uintptr_t)pg * (uintptr_t)pg;
+    if (b > a)
+        (void)madvise((void *)a, b - a, MADV_DONTNEED); /* advice: failure changes nothing */
+#else
+    (void)p;
+    (void)len;
+#endif
 }

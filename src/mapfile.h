@@ -15,6 +15,12 @@
  * Errors: cannot open / not a regular file / too large / cannot map. */
 cv_status cv_map_file(const char *path, const unsigned char **data, size_t *size, cv_error *err);
 
+/* Gives back the resident pages wholly inside [p, p + len) of a read-only
+ * file mapping (they are re-read from the file if touched again): the
+ * converter streams a 15 GB checkpoint tensor by tensor and drops each one
+ * after use, so its resident size stays about one tensor, not the file. */
+void cv_map_drop(const void *p, size_t len);
+
 /* Releases a mapping made by cv_map_file (NULL is a no-op). */
 void cv_unmap_file(const unsigned char *data, size_t size);
 

@@ -47,6 +47,7 @@ static float *load_f32(const char *run, const char *file, cv_npy *a)
     cv_error err;
     if (cv_npy_load_f32(golden(run, file), a, &v, &err))
         fail_msg("%s", err.msg);
+    a->data = v; /* so that cv_npy_free releases it */
     return v;
 }
 
@@ -56,6 +57,7 @@ static int64_t *load_i64(const char *run, const char *file, cv_npy *a)
     cv_error err;
     if (cv_npy_load_i64(golden(run, file), a, &v, &err))
         fail_msg("%s", err.msg);
+    a->data = v; /* so that cv_npy_free releases it */
     return v;
 }
 
@@ -133,11 +135,11 @@ static int teardown(void **state)
     return cv_test_teardown_dir(state);
 }
 
-/* Under an emulator (CV_EXEC set: the cross build's qemu) the long runs
- * take many minutes; the native builds run them all. */
+/* Under an emulator or the sanitizers (CV_SLOW set by configure) the long
+ * runs take many minutes; the native builds run them all. */
 static bool emulated(void)
 {
-    const char *e = getenv("CV_EXEC");
+    const char *e = getenv("CV_SLOW");
     return e && *e;
 }
 
@@ -306,7 +308,7 @@ static void test_s1_runs(void **state)
     fixture *f = *state;
     check_fill(f->s1, "s1_first");
     if (emulated()) {
-        printf("  emulated: s1_video_* left to the native builds\n");
+        printf("  slow build (%s): s1_video_* left to the native builds\n", getenv("CV_SLOW"));
         return;
     }
     check_fill(f->s1, "s1_video_guided");
@@ -317,7 +319,7 @@ static void test_s2_runs(void **state)
 {
     fixture *f = *state;
     if (emulated()) {
-        printf("  emulated: s2_interp_* left to the native builds\n");
+        printf("  slow build (%s): s2_interp_* left to the native builds\n", getenv("CV_SLOW"));
         skip();
     }
     check_fill(f->s2, "s2_interp_noguide");
@@ -331,7 +333,7 @@ static void test_threads(void **state)
     fixture *f = *state;
     rec r1, r2;
     if (emulated()) {
-        printf("  emulated: thread check left to the native builds\n");
+        printf("  slow build (%s): thread check left to the native builds\n", getenv("CV_SLOW"));
         skip();
     }
     int64_t *g1, *g2;

@@ -39,17 +39,38 @@ static void bench_usage(FILE *out)
             "token, the achieved GB/s, the streaming-read bandwidth measured in the same run\n"
             "(1 GiB summed by all threads, best of 5) and the peak RSS.\n"
             "  --type T      f32, f16, bf16 or q8_0 (default f16, as the release)\n"
-            "  --batch B     sequences per step, 1..64 (default 1)\n"
-            "  --threads N   worker threads (default: OMP_NUM_THREADS or all cores)\n"
+            "  --batch B     sequences per step, 1..64 (default 1); a list (1,2,8) runs each\n"
+            "  --threads N   worker threads (default: OMP_NUM_THREADS or all cores); a list runs each\n"
             "  --tokens T    decode steps to time, 1..4096 (default 16; one untimed warm-up step first)\n"
             "  --prefill P   tokens of the prefill call, 1..2000 (default 64: 16 text + 48 frame tokens)\n"
             "  --seed S      random weights' seed (default 1)\n");
 }
 
+#define MAX_LIST 8
+
 typedef struct {
     int layers, hidden, heads, batch, threads, tokens, prefill, seed, random;
     int type;
+    int batches[MAX_LIST], n_batches, thread_list[MAX_LIST], n_threads; /* --batch 1,2,8 */
 } bench_args;
+
+/* "1,2,8": up to MAX_LIST integers in [lo, hi]. */
+static int parse_list(const char *flag, const char *v, int lo, int hi, int *out, int *n)
+{
+    char buf[128], *save = NULL;
+    if (strlen(v) >= sizeof buf)
+        return cv_cli_fail(CV_EXIT_USAGE, "%s: '%s' is too long", flag, v);
+    strcpy(buf, v);
+    *n = 0;
+    for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (*n == MAX_LIST)
+            return cv_cli_fail(CV_EXIT_USAGE, "%s: more than %d values", flag, MAX_LIST);
+        int rc = cv_cli_int(flag, t, lo, hi, &out[(*n)++]);
+        if (rc)
+            return rc;
+    }
+    return *n ? CV_EXIT_OK : cv_cli_fail(CV_EXIT_USAGE, "%s: '%s' has no value", flag, v);
+}
 
 static int *int_field(bench_args *a, const char *f)
 {
@@ -66,7 +87,7 @@ static int *int_field(bench_args *a, const char *f)
 
 static int parse_bench(int argc, char **argv, bench_args *a)
 {
-    *a = (bench_args){0, 0, 0, 1, 0, 16, 64, 1, 0, CV_TYPE_F16};
+    *a = (bench_args){0, 0, 0, 1, 0, 16, 64, 1, 0, CV_TYPE_F16, {1}, 1, {0}, 1};
     static const struct { const char *f; int lo, hi; } lim[] = {
         {"--layers", 1, 1024}, {"--hidden", 1, 65536}, {"--heads", 1, 4096}, {"--batch", 1, 64},
         {"--threads", 1, 1024}, {"--tokens", 1, 4096}, {"--prefill", 1, 2000}, {"--seed", 0, 1 << 30}};
@@ -87,9 +108,14 @@ static int parse_bench(int argc, char **argv, bench_args *a)
                 return cv_cli_fail(CV_EXIT_USAGE, "--type: '%s' is not one of f32, f16, bf16, q8_0", v);
             continue;
         }
-        for (size_t k = 0; k < sizeof lim / sizeof lim[0]; k++)
-            if (!strcmp(f, lim[k].f))
-                rc = cv_cli_int(f, v, lim[k].lo, lim[k].hi, int_field(a, f));
+        if (!strcmp(f, "--batch"))
+            rc = parse_list(f, v, 1, 64, a->batches, &a->n_batches);
+        else if (!strcmp(f, "--threads"))
+            rc = parse_list(f, v, 1, 1024, a->thread_list, &a->n_threads);
+        else
+            for (size_t k = 0; k < sizeof lim / sizeof lim[0]; k++)
+                if (!strcmp(f, lim[k].f))
+                    rc = cv_cli_int(f, v, lim[k].lo, lim[k].hi, int_field(a, f));
         if (rc)
             return rc;
     }
@@ -249,28 +275,14 @@ static double peak_rss_gb(void)
     return (double)ru.ru_maxrss * 1024.0 / 1e9; /* ru_maxrss is in KiB on Linux */
 }
 
-static cv_status run_bench(const bench_args *a, cv_error *err)
+/* Prefill and decode at one batch size and thread count. */
+static cv_status run_one(const cv_model *m, const bench_args *a, double bw, double wb, cv_error *err)
 {
-    const cv_hparams hp = bench_hparams(a);
-    const double bw = read_bandwidth(a->threads);
-    cv_model *m = NULL;
     bench_bufs b = {0};
-    double t0 = now(), tp = 0.0;
-    cv_status s = cv_model_new_random(&hp, (cv_type)a->type, (uint64_t)a->seed, a->threads, &m, err);
-    if (s)
-        return s;
-    const double gen = now() - t0, wb = (double)cv_model_weight_bytes(m, true) / 1e9;
+    double tp = 0.0;
     const int tl = a->prefill < 16 ? a->prefill - 1 : 16;
-    int threads = a->threads;
-#ifdef _OPENMP
-    threads = threads > 0 ? threads : omp_get_max_threads();
-#endif
-    printf("model: %d layers, hidden %d, %d heads, %s weights, %.3f GB read per decode step (logits incl.)\n",
-           a->layers, a->hidden, a->heads, cv_gguf_type_name((uint32_t)a->type), wb);
-    printf("threads %d, batch %d, kernels %s; random weights made in %.1f s\n", threads, a->batch,
-           cv_isa_name(cv_kernels_get()->isa), gen);
-    printf("read bandwidth: %.1f GB/s (1 GiB summed on %d threads, best of 5)\n", bw, threads);
-    fflush(stdout);
+    cv_status s;
+    printf("-- threads %d, batch %d\n", a->threads, a->batch);
     if ((s = bufs_alloc(m, a, &b, err)) || (s = prefill(m, a, &b, tl, &tp, err)))
         goto done;
     printf("prefill: %d x %d tokens in %.2f s: %.1f tokens/s\n", a->batch, a->prefill, tp,
@@ -278,7 +290,7 @@ static cv_status run_bench(const bench_args *a, cv_error *err)
     fflush(stdout);
     if ((s = decode_step(m, a, &b, tl, a->prefill, err))) /* warm-up */
         goto done;
-    t0 = now();
+    const double t0 = now();
     for (int k = 1; k <= a->tokens && !s; k++)
         s = decode_step(m, a, &b, tl, a->prefill + k, err);
     if (!s) {
@@ -287,9 +299,39 @@ static cv_status run_bench(const bench_args *a, cv_error *err)
                "%.1f GB/s = %.0f %% of the read bandwidth\n",
                a->tokens, a->batch, dt, tps, wb / a->batch, wb / dt, bw > 0 ? 100.0 * wb / dt / bw : 0.0);
         printf("peak RSS: %.2f GB\n", peak_rss_gb());
+        fflush(stdout);
     }
 done:
     bufs_free(&b, a->batch);
+    return s;
+}
+
+static cv_status run_bench(const bench_args *a, cv_error *err)
+{
+    const cv_hparams hp = bench_hparams(a);
+    cv_model *m = NULL;
+    double t0 = now();
+    int def_threads = 1;
+#ifdef _OPENMP
+    def_threads = omp_get_max_threads();
+#endif
+    cv_status s = cv_model_new_random(&hp, (cv_type)a->type, (uint64_t)a->seed, 0, &m, err);
+    if (s)
+        return s;
+    const double gen = now() - t0, wb = (double)cv_model_weight_bytes(m, true) / 1e9;
+    printf("model: %d layers, hidden %d, %d heads, %s weights, %.3f GB read per decode step (logits incl.)\n",
+           a->layers, a->hidden, a->heads, cv_gguf_type_name((uint32_t)a->type), wb);
+    printf("kernels %s; random weights made in %.1f s\n", cv_isa_name(cv_kernels_get()->isa), gen);
+    for (int ti = 0; ti < a->n_threads && !s; ti++) {
+        bench_args one = *a;
+        one.threads = a->thread_list[ti] > 0 ? a->thread_list[ti] : def_threads;
+        const double bw = read_bandwidth(one.threads);
+        printf("read bandwidth: %.1f GB/s (1 GiB summed on %d threads, best of 5)\n", bw, one.threads);
+        for (int bi = 0; bi < a->n_batches && !s; bi++) {
+            one.batch = a->batches[bi];
+            s = run_one(m, &one, bw, wb, err);
+        }
+    }
     cv_model_free(m);
     return s;
 }

@@ -81,6 +81,8 @@ static int parse_fwd(int argc, char **argv, fwd_args *a)
 static cv_status load_ids(const char *path, int64_t n_expect, cv_npy *a, int64_t **v, cv_error *err)
 {
     cv_status s = cv_npy_load_i64(path, a, v, err);
+    if (!s)
+        a->data = *v; /* so that cv_npy_free releases it */
     if (!s && (a->ndim != 1 || a->count < 1 || (n_expect > 0 && (int64_t)a->count != n_expect)))
         s = cv_error_set(err, CV_ERR_ARG, "%s: shape does not fit (expected a non-empty int64 vector%s)", path,
                          n_expect > 0 ? " as long as --ids" : "");

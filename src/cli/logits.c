@@ -139,6 +139,8 @@ static int64_t teacher_pick(void *ctx, const cv_fill_step *s)
 static cv_status load_vec(const char *path, cv_npy *a, int64_t **v, cv_error *err)
 {
     cv_status s = cv_npy_load_i64(path, a, v, err);
+    if (!s)
+        a->data = *v; /* so that cv_npy_free releases it */
     if (!s && (a->ndim != 1 || a->count < 1 || a->count > (1u << 24)))
         s = cv_error_set(err, CV_ERR_ARG, "%s: shape does not fit (expected a non-empty int64 vector)", path);
     return s;
