@@ -25,5 +25,9 @@ decl_gemm_fn(cv_gemm_f32_ref);
 decl_gemm_fn(cv_gemm_f16_ref);
 decl_gemm_fn(cv_gemm_bf16_ref);
 decl_gemm_fn(cv_gemm_q8_0_ref);
+decl_gemms_fn(cv_gemms_f32_ref);
+decl_gemms_fn(cv_gemms_f16_ref);
+decl_gemms_fn(cv_gemms_bf16_ref);
+decl_gemms_fn(cv_gemms_q8_0_ref);
 
 #endif

@@ -121,6 +121,10 @@ static void init_ref(cv_kernels *k)
         .gemm_f16 = cv_gemm_f16_ref,
         .gemm_bf16 = cv_gemm_bf16_ref,
         .gemm_q8_0 = cv_gemm_q8_0_ref,
+        .gemms_f32 = cv_gemms_f32_ref,
+        .gemms_f16 = cv_gemms_f16_ref,
+        .gemms_bf16 = cv_gemms_bf16_ref,
+        .gemms_q8_0 = cv_gemms_q8_0_ref,
     };
 }
 

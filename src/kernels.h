@@ -77,6 +77,12 @@ extern "C" {
 #define decl_gemm_fn(name)                                                        \
     void(name)(size_t m, size_t n, size_t k, const float *x, size_t ldx, const void *w, \
                float *y, size_t ldy)
+/* Y[i,r] = sum_c X[i,c] * W[r,c] for i < m, r < n, like gemm, for small m (1..8): no packing;
+ * each weight row is read once for all m rows.  Any m works; an element's
+ * value depends neither on m nor on which other rows share the call. */
+#define decl_gemms_fn(name)                                                       \
+    void(name)(size_t m, size_t n, size_t k, const float *x, size_t ldx, const void *w, \
+               float *y, size_t ldy)
 
 typedef decl_dot_fn(*cv_dot_fn);
 typedef decl_sum_fn(*cv_sum_fn);
@@ -91,6 +97,7 @@ typedef decl_layernorm_fn(*cv_layernorm_fn);
 typedef decl_cvt_fn(*cv_cvt_fn);
 typedef decl_gemv_fn(*cv_gemv_fn);
 typedef decl_gemm_fn(*cv_gemm_fn);
+typedef decl_gemms_fn(*cv_gemms_fn);
 
 typedef enum { CV_ISA_REF = 0, CV_ISA_AVX2 = 1, CV_ISA_NEON = 2 } cv_isa;
 
@@ -117,6 +124,7 @@ typedef struct cv_kernels {
     cv_cvt_fn bf16_to_f32;
     cv_gemv_fn gemv_f32, gemv_f16, gemv_bf16, gemv_q8_0;
     cv_gemm_fn gemm_f32, gemm_f16, gemm_bf16, gemm_q8_0;
+    cv_gemms_fn gemms_f32, gemms_f16, gemms_bf16, gemms_q8_0;
 } cv_kernels;
 
 /* Features of this CPU (detected once; thread-safe). */

@@ -60,6 +60,17 @@ cv_gemv_fn cv_gemv_kernel(const cv_kernels *k, cv_type t)
     return NULL;
 }
 
+cv_gemms_fn cv_gemms_kernel(const cv_kernels *k, cv_type t)
+{
+    switch (t) {
+    case CV_TYPE_F32: return k->gemms_f32;
+    case CV_TYPE_F16: return k->gemms_f16;
+    case CV_TYPE_BF16: return k->gemms_bf16;
+    case CV_TYPE_Q8_0: return k->gemms_q8_0;
+    }
+    return NULL;
+}
+
 cv_gemm_fn cv_gemm_kernel(const cv_kernels *k, cv_type t)
 {
     switch (t) {
@@ -152,7 +163,9 @@ void cv_gemm_kernels(const cv_kernels *k, cv_type t, size_t m, size_t n, size_t 
                      const float *x, size_t ldx, const void *w, float *y, size_t ldy,
                      int nthreads)
 {
-    const cv_gemm_fn fn = cv_gemm_kernel(k, t);
+    /* a few rows (AR decode of a small batch): the non-packing kernel, whose
+     * cost is one read of W (packing W cost 3.7x a GEMV at m = 2) */
+    const cv_gemm_fn fn = m <= CV_LINEAR_SMALL_M ? cv_gemms_kernel(k, t) : cv_gemm_kernel(k, t);
     if (!fn || !shape_ok(t, kdim)) {
         poison(y, m, n, ldy);
         return;

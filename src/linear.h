@@ -30,6 +30,9 @@ extern "C" {
 #define CV_LINEAR_CHUNK 64       /* output rows per work item (kernels) */
 #define CV_LINEAR_BLAS_CHUNK 256 /* output rows per single-threaded sgemm call */
 #define CV_LINEAR_BLAS_MIN_M 16  /* fewer activation rows: our kernels, not sgemm */
+/* at most this many activation rows: the gemms kernels (no packing; each
+ * weight row read once for all rows), more: the packing gemm kernels */
+#define CV_LINEAR_SMALL_M 8
 
 /* Bytes taken by `rows` rows of `cols` elements of type t: 4 B per f32,
  * 2 B per f16/bf16, 34 B per 32 q8_0 elements.  Returns 0 for an unknown
@@ -40,6 +43,7 @@ size_t cv_rows_nbytes(cv_type t, size_t rows, size_t cols);
 /* The table's GEMV / GEMM kernel for weight type t, or NULL if none. */
 cv_gemv_fn cv_gemv_kernel(const cv_kernels *k, cv_type t);
 cv_gemm_fn cv_gemm_kernel(const cv_kernels *k, cv_type t);
+cv_gemms_fn cv_gemms_kernel(const cv_kernels *k, cv_type t);
 
 /* y[r] = sum_c W[r, c] x[c] for r < rows. */
 void cv_gemv(const cv_kernels *k, cv_type t, size_t rows, size_t cols, const void *w,
@@ -47,7 +51,13 @@ void cv_gemv(const cv_kernels *k, cv_type t, size_t rows, size_t cols, const voi
 
 /* Y[i, r] = sum_c X[i, c] W[r, c] for i < m, r < n (Y = X W^T).  X is
  * [m, kdim] with row stride ldx, W is [n, kdim], Y is [m, n] with row stride
- * ldy >= n.  With OpenBLAS (HAVE_OPENBLAS), f32 weights with m >= 16 and
+ * ldy >= n.  m <= CV_LINEAR_SMALL_M (AR decode of a small batch) runs the
+ * gemms kernels, which stream each weight row once for all m rows: the
+ * packing gemm kernels widen and transpose every weight panel per call,
+ * which at m = 2 measured 3.7x the time of a GEMV; gemms (AVX2, one core)
+ * costs 1.3x a GEMV at m = 2 and 2.8x at m = 8, where it is bound by the
+ * FMAs.  Larger m runs the gemm kernels.  With
+ * OpenBLAS (HAVE_OPENBLAS), f32 weights with m >= 16 and
  * kdim >= 1 go to cblas_sgemm instead of the kernels: one single-threaded
  * call per CV_LINEAR_BLAS_CHUNK weight rows, the chunks spread over OpenMP
  * threads (OpenBLAS's own threading changes its result with the thread
@@ -56,8 +66,9 @@ void cv_gemv(const cv_kernels *k, cv_type t, size_t rows, size_t cols, const voi
 void cv_gemm(const cv_kernels *k, cv_type t, size_t m, size_t n, size_t kdim, const float *x,
              size_t ldx, const void *w, float *y, size_t ldy, int nthreads);
 
-/* cv_gemm without the BLAS path: always the table's kernels (for tests and
- * benchmarks that compare our GEMM with OpenBLAS). */
+/* cv_gemm without the BLAS path: always the table's kernels, gemms for
+ * m <= CV_LINEAR_SMALL_M, else gemm (for tests and benchmarks that compare
+ * our GEMM with OpenBLAS). */
 void cv_gemm_kernels(const cv_kernels *k, cv_type t, size_t m, size_t n, size_t kdim,
                      const float *x, size_t ldx, const void *w, float *y, size_t ldy,
                      int nthreads);

@@ -907,6 +907,80 @@ static void test_gemm(check *ck, const kernel_test *kt, const cv_kernels *want,
     }
 }
 
+/* ------------------------------------------------ small-m gemms */
+
+/* m: every value 0 .. 9 first (0 and 9 outside the intended 1 .. 8, which
+ * must work too), then random 1 .. 8; k up to 1024 with ragged tails (q8_0:
+ * multiples of 32), n up to 70 (odd n leaves a single last weight row). */
+static gemm_shape gemms_pick(check *ck, cv_type t, size_t it)
+{
+    gemm_shape s;
+    s.m = it < 10 ? it : rnd_range(&ck->rng, 1, 8);
+    s.n = it == 10 ? 0 : it < N_EDGE_ROWS ? edge_rows[it] : rnd_range(&ck->rng, 1, 70);
+    s.k = it == 11 ? 0 : it == 12 ? (t == CV_TYPE_Q8_0 ? CV_QK8_0 : 1) : rand_cols(&ck->rng, t, 1024);
+    if (s.k == 0 && it > 12) /* keep most calls non-empty */
+        s.k = t == CV_TYPE_Q8_0 ? CV_QK8_0 : 7;
+    s.ldx = s.k + rnd_range(&ck->rng, 0, 5);
+    s.ldy = s.n + rnd_range(&ck->rng, 0, 5);
+    return s;
+}
+
+/* Each activation row alone (m = 1) must give the bits it gets among m. */
+static void gemms_rows_alone(check *ck, cv_gemms_fn f, gemm_shape s, const float *x,
+                             const void *w, const float *ref)
+{
+    gbuf bs;
+    float *row = fbuf(&bs, &ck->rng, s.n);
+    for (size_t i = 0; i < s.m; i++) {
+        f(1, s.n, s.k, x + i * s.ldx, s.ldx, w, row, s.ldy);
+        char what[96];
+        snprintf(what, sizeof what, "m=%zu n=%zu k=%zu: row %zu alone vs in the call", s.m, s.n,
+                 s.k, i);
+        require_bitequal(ck, ref + i * s.ldy, row, s.n, what);
+    }
+    GUARDS_OK(ck, &bs, "m=%zu n=%zu k=%zu rows alone", s.m, s.n, s.k);
+    gbuf_free(&bs);
+}
+
+static void test_gemms(check *ck, const kernel_test *kt, const cv_kernels *want,
+                       const cv_kernels *got)
+{
+    const cv_type t = kt->type;
+    const cv_gemms_fn gf = cv_gemms_kernel(got, t);
+    for (size_t it = 0; it < N_EDGE_ROWS + 12; it++) {
+        const gemm_shape s = gemms_pick(ck, t, it);
+        const size_t xsz = s.m ? (s.m - 1) * s.ldx + s.k : 0;
+        const size_t ysz = s.m ? (s.m - 1) * s.ldy + s.n : 0;
+        gbuf bwt, bx, bw, bg;
+        const void *w = make_weights(&bwt, &ck->rng, t, s.n, s.k);
+        float *x = fbuf(&bx, &ck->rng, xsz);
+        float *yw = fbuf(&bw, &ck->rng, ysz), *yg = fbuf(&bg, &ck->rng, ysz);
+        fill_uniform(&ck->rng, x, xsz, -1, 1);
+        if (want)
+            cv_gemms_kernel(want, t)(s.m, s.n, s.k, x, s.ldx, w, yw, s.ldy);
+        else
+            oracle_gemm(t, s.m, s.n, s.k, x, s.ldx, w, yw, s.ldy);
+        gf(s.m, s.n, s.k, x, s.ldx, w, yg, s.ldy);
+        errsum e = {0};
+        for (size_t i = 0; i < s.m; i++)
+            err_add(ck, &e, yw + i * s.ldy, yg + i * s.ldy, s.n, i * s.n);
+        err_done(ck, &e, "m=%zu n=%zu k=%zu ldx=%zu ldy=%zu", s.m, s.n, s.k, s.ldx, s.ldy);
+        if (!gaps_intact(yg, s.m, s.n, s.ldy) || !gaps_intact(yw, s.m, s.n, s.ldy))
+            fail(ck, "m=%zu n=%zu k=%zu ldy=%zu: wrote between output rows", s.m, s.n, s.k,
+                 s.ldy);
+        gemm_split(ck, t, gf, s, x, w, yg);
+        gemms_rows_alone(ck, gf, s, x, w, yg);
+        if (!want) /* the reference keeps gemv's natural order too */
+            gemm_vs_gemv(ck, t, got, s, x, w, yg);
+        GUARDS_OK(ck, &bg, "m=%zu n=%zu k=%zu", s.m, s.n, s.k);
+        GUARDS_OK(ck, &bw, "m=%zu n=%zu k=%zu", s.m, s.n, s.k);
+        gbuf_free(&bwt);
+        gbuf_free(&bx);
+        gbuf_free(&bw);
+        gbuf_free(&bg);
+    }
+}
+
 /* ------------------------------------------------ multi-head mhdot / mhaxpy */
 
 /* (heads, dh): edge pairs first (the model head sizes 16 and 64, every tail
@@ -1038,7 +1112,8 @@ enum {
     BENCH_VEC = 4096,                           /* vector kernels */
     BENCH_MH_DH = 64,                           /* mhdot/mhaxpy: 64 heads of 64 */
     BENCH_ROWS = 64, BENCH_COLS = 4096,         /* gemv kernels, one call */
-    BENCH_M = 64, BENCH_N = 64, BENCH_K = 1024  /* gemm kernels, one call */
+    BENCH_M = 64, BENCH_N = 64, BENCH_K = 1024, /* gemm kernels, one call */
+    BENCH_SMALL_M = 8                           /* gemms: rows of the same X */
 };
 
 static const cv_type all_types[4] = {CV_TYPE_F32, CV_TYPE_F16, CV_TYPE_BF16, CV_TYPE_Q8_0};
@@ -1103,6 +1178,9 @@ static void bench_call(const kernel_test *kt, const cv_kernels *k, bench_data *d
         k->bf16_to_f32(d->y, d->h, n);
     else if (!strncmp(s, "gemv", 4))
         cv_gemv_kernel(k, kt->type)(BENCH_ROWS, BENCH_COLS, d->w[ti], d->a, d->y);
+    else if (!strncmp(s, "gemms", 5)) /* AR decode of BENCH_SMALL_M sequences */
+        cv_gemms_kernel(k, kt->type)(BENCH_SMALL_M, BENCH_N, BENCH_K, d->gx, BENCH_K, d->gw[ti],
+                                     d->gy, BENCH_N);
     else if (!strncmp(s, "gemm", 4))
         cv_gemm_kernel(k, kt->type)(BENCH_M, BENCH_N, BENCH_K, d->gx, BENCH_K, d->gw[ti], d->gy,
                                     BENCH_N);
@@ -1339,6 +1417,10 @@ static const kernel_test tests[] = {
     {"gemm_f16", SLOT(gemm_f16), CV_TYPE_F16, test_gemm},
     {"gemm_bf16", SLOT(gemm_bf16), CV_TYPE_BF16, test_gemm},
     {"gemm_q8_0", SLOT(gemm_q8_0), CV_TYPE_Q8_0, test_gemm},
+    {"gemms_f32", SLOT(gemms_f32), CV_TYPE_F32, test_gemms},
+    {"gemms_f16", SLOT(gemms_f16), CV_TYPE_F16, test_gemms},
+    {"gemms_bf16", SLOT(gemms_bf16), CV_TYPE_BF16, test_gemms},
+    {"gemms_q8_0", SLOT(gemms_q8_0), CV_TYPE_Q8_0, test_gemms},
 };
 #define N_TESTS (sizeof tests / sizeof tests[0])
 
@@ -1415,14 +1497,15 @@ static void run_level(run_state *rs, const char *level, const cv_kernels *want,
 }
 
 /* cv_gemv / cv_gemm with 1, 2 and 3 threads: bit-identical, and (apart from
- * the BLAS path) identical to one kernel call. */
-static void threads_case(check *ck, const cv_kernels *k, cv_type t)
+ * the BLAS path) identical to one kernel call: gemms for m <= 8, gemm above. */
+static void threads_case(check *ck, const cv_kernels *k, cv_type t, size_t m)
 {
     rng_t *r = &ck->rng;
     /* enough rows for 3 threads to get chunks, on the BLAS path too */
     const size_t rows = 2 * CV_LINEAR_BLAS_CHUNK + rnd_range(r, 1, CV_LINEAR_BLAS_CHUNK);
     const size_t cols = CV_QK8_0 * rnd_range(r, 1, 8);
-    const size_t m = rnd_range(r, 2, 16), ld = cols + 3, ldy = rows + 1;
+    const size_t ld = cols + 3, ldy = rows + 1;
+    const cv_gemm_fn kern = m <= CV_LINEAR_SMALL_M ? cv_gemms_kernel(k, t) : cv_gemm_kernel(k, t);
     void *w = xmalloc(cv_rows_nbytes(t, rows, cols));
     float *x = xmalloc(m * ld * sizeof *x), *y[4];
     fill_weights(r, t, w, rows, cols);
@@ -1445,7 +1528,7 @@ static void threads_case(check *ck, const cv_kernels *k, cv_type t)
             require_bitequal(ck, y[1] + i * ldy, y[nt] + i * ldy, rows, what);
     }
     cv_gemm_kernels(k, t, m, rows, cols, x, ld, w, y[2], ldy, 2);
-    cv_gemm_kernel(k, t)(m, rows, cols, x, ld, w, y[0], ldy);
+    kern(m, rows, cols, x, ld, w, y[0], ldy);
     snprintf(what, sizeof what, "cv_gemm_kernels %s m=%zu n=%zu k=%zu vs kernel", type_name(t),
              m, rows, cols);
     for (size_t i = 0; i < m; i++)
@@ -1471,7 +1554,10 @@ static void run_threads(run_state *rs, const char *level, const cv_kernels *k)
         check ck = check_new(rs, "gemm_f32", level); /* BLAS vs kernel: gemm's tolerance */
         ck.rng.s ^= hash_name(name);
         ck.name = name;
-        threads_case(&ck, k, all_types[ti]);
+        /* small m (gemms), then up to 2x the BLAS threshold (gemm / sgemm) */
+        threads_case(&ck, k, all_types[ti], rnd_range(&ck.rng, 1, CV_LINEAR_SMALL_M));
+        threads_case(&ck, k, all_types[ti],
+                     rnd_range(&ck.rng, CV_LINEAR_SMALL_M + 1, 2 * CV_LINEAR_BLAS_MIN_M));
         check_finish(&ck);
         report(rs, &ck, level);
     }
@@ -1497,8 +1583,8 @@ static void bench_kernels(const run_state *rs, const cv_kernels *ref, rng_t *r)
         d.gw[ti] = bench_weights(r, all_types[ti], BENCH_N, BENCH_K);
     }
     printf("\nkernels, one thread, ns per call (best of 5 batches); vectors n=%d, "
-           "gemv %dx%d, gemm m=%d n=%d k=%d\n", BENCH_VEC, BENCH_ROWS, BENCH_COLS, BENCH_M,
-           BENCH_N, BENCH_K);
+           "gemv %dx%d, gemm m=%d n=%d k=%d, gemms m=%d\n", BENCH_VEC, BENCH_ROWS, BENCH_COLS,
+           BENCH_M, BENCH_N, BENCH_K, BENCH_SMALL_M);
     printf("  %-14s %12s", "kernel", "ref");
     for (size_t l = 0; l < N_LEVELS; l++)
         if (cv_cpu_flags() & cv_isa_compiled() & levels[l].flag)

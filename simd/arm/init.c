@@ -28,5 +28,12 @@ void cv_kernels_init_arm(cv_kernels *k, unsigned flags)
     k->gemm_f16 = cv_gemm_f16_neon;
     k->gemm_bf16 = cv_gemm_bf16_neon;
     k->gemm_q8_0 = cv_gemm_q8_0_neon;
+    /* No NEON small-m GEMM yet: the packing GEMM keeps its slots, as it
+     * meets their contract (each element one FMA chain over k in order,
+     * whatever m and the other rows) and, unlike the reference, is vectorised. */
+    k->gemms_f32 = cv_gemm_f32_neon;
+    k->gemms_f16 = cv_gemm_f16_neon;
+    k->gemms_bf16 = cv_gemm_bf16_neon;
+    k->gemms_q8_0 = cv_gemm_q8_0_neon;
     k->isa = CV_ISA_NEON;
 }

@@ -28,5 +28,9 @@ void cv_kernels_init_x86(cv_kernels *k, unsigned flags)
     k->gemm_f16 = cv_gemm_f16_avx2;
     k->gemm_bf16 = cv_gemm_bf16_avx2;
     k->gemm_q8_0 = cv_gemm_q8_0_avx2;
+    k->gemms_f32 = cv_gemms_f32_avx2;
+    k->gemms_f16 = cv_gemms_f16_avx2;
+    k->gemms_bf16 = cv_gemms_bf16_avx2;
+    k->gemms_q8_0 = cv_gemms_q8_0_avx2;
     k->isa = CV_ISA_AVX2;
 }

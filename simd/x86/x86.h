@@ -25,5 +25,9 @@ decl_gemm_fn(cv_gemm_f32_avx2);
 decl_gemm_fn(cv_gemm_f16_avx2);
 decl_gemm_fn(cv_gemm_bf16_avx2);
 decl_gemm_fn(cv_gemm_q8_0_avx2);
+decl_gemms_fn(cv_gemms_f32_avx2);
+decl_gemms_fn(cv_gemms_f16_avx2);
+decl_gemms_fn(cv_gemms_bf16_avx2);
+decl_gemms_fn(cv_gemms_q8_0_avx2);
 
 #endif
