@@ -162,7 +162,7 @@ expect 2 "bench --batch 0" -- $CV bench --random-weights --layers 1 --hidden 64 
   one_line_error "--batch: '0' is not an integer in 1 .. 64"
 expect 2 "bench --hidden 65 --heads 4" -- $CV bench --random-weights --layers 1 --hidden 65 --heads 4 &&
   one_line_error "expected a multiple of --heads"
-expect 0 "bench on a tiny random model" -- $CV bench --random-weights --layers 1 --hidden 64 --heads 4 --tokens 2 --prefill 8 &&
+expect 0 "bench on a tiny random model" -- $CV bench --random-weights --layers 1 --hidden 64 --heads 4 --tokens 2 --prefill 8 --bandwidth-mib 16 &&
   contains "$tmp/out" "tokens/s" && contains "$tmp/out" "read bandwidth"
 [ ! -e "$tmp/r" ] || { echo "FAIL: a failed run left $tmp/r"; fails=$((fails + 1)); }
 
