@@ -84,6 +84,33 @@ static inline __m256 cv_avx2_load_bf16_part(const uint16_t *p, size_t rem)
  * misaligned for its uint16_t member. */
 #define CV_Q8_0_BYTES sizeof(cv_block_q8_0)
 
+/* 8 weights W[row, c..c+8) of type t (f32/f16/bf16) widened to float; t is
+ * a constant after inlining (shared by the GEMV and small-m GEMM kernels) */
+static inline __m256 cv_avx2_load_w8(cv_type t, const void *row, size_t c)
+{
+    switch (t) {
+    case CV_TYPE_F16:
+        return cv_avx2_load_f16((const uint16_t *)row + c);
+    case CV_TYPE_BF16:
+        return cv_avx2_load_bf16((const uint16_t *)row + c);
+    default:
+        return _mm256_loadu_ps((const float *)row + c);
+    }
+}
+
+/* the last rem (< 8) weights of a row, zero-filled */
+static inline __m256 cv_avx2_load_w_part(cv_type t, const void *row, size_t c, size_t rem)
+{
+    switch (t) {
+    case CV_TYPE_F16:
+        return cv_avx2_load_f16_part((const uint16_t *)row + c, rem);
+    case CV_TYPE_BF16:
+        return cv_avx2_load_bf16_part((const uint16_t *)row + c, rem);
+    default:
+        return _mm256_maskload_ps((const float *)row + c, cv_avx2_tail_mask(rem));
+    }
+}
+
 /* The scale d (an IEEE half) of the block at blk, broadcast to 8 floats. */
 static inline __m256 cv_avx2_q8_scale(const unsigned char *blk)
 {

@@ -28,33 +28,6 @@ enum {
     MB = 4 /* activation rows per block */
 };
 
-/* 8 weights W[row, c..c+8) widened to float (f32/f16/bf16; t is a
- * constant after inlining) */
-static inline __m256 load_w8(cv_type t, const void *row, size_t c)
-{
-    switch (t) {
-    case CV_TYPE_F16:
-        return cv_avx2_load_f16((const uint16_t *)row + c);
-    case CV_TYPE_BF16:
-        return cv_avx2_load_bf16((const uint16_t *)row + c);
-    default:
-        return _mm256_loadu_ps((const float *)row + c);
-    }
-}
-
-/* the last rem (< 8) weights of a row, zero-filled */
-static inline __m256 load_w_part(cv_type t, const void *row, size_t c, size_t rem)
-{
-    switch (t) {
-    case CV_TYPE_F16:
-        return cv_avx2_load_f16_part((const uint16_t *)row + c, rem);
-    case CV_TYPE_BF16:
-        return cv_avx2_load_bf16_part((const uint16_t *)row + c, rem);
-    default:
-        return _mm256_maskload_ps((const float *)row + c, cv_avx2_tail_mask(rem));
-    }
-}
-
 /* the X[i, c..c+8) of one activation row; masked to rem lanes when rem < 8.
  * The empty asm pins the value in a register: otherwise GCC folds the load
  * into each of the nr FMAs that use it, and the loop became bound by loads
@@ -125,13 +98,13 @@ static inline __attribute__((always_inline)) void block(cv_type t, size_t nr, si
         for (; c + 8 <= k; c += 8) {
             if (2 * c * elt < npf) /* next 2 rows: 2 x 8 weights per step */
                 _mm_prefetch(pf + 2 * c * elt, _MM_HINT_T0);
-            const __m256 w0v = load_w8(t, w0, c), w1v = nr > 1 ? load_w8(t, w1, c) : z;
+            const __m256 w0v = cv_avx2_load_w8(t, w0, c), w1v = nr > 1 ? cv_avx2_load_w8(t, w1, c) : z;
             CV_FMA_ALL();
         }
         if (c < k) { /* the ragged tail, zero-filled weights and masked x */
             rem = k - c;
-            const __m256 w0v = load_w_part(t, w0, c, rem);
-            const __m256 w1v = nr > 1 ? load_w_part(t, w1, c, rem) : z;
+            const __m256 w0v = cv_avx2_load_w_part(t, w0, c, rem);
+            const __m256 w1v = nr > 1 ? cv_avx2_load_w_part(t, w1, c, rem) : z;
             CV_FMA_ALL();
         }
     }

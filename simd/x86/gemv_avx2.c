@@ -16,32 +16,6 @@
 
 #include "avx2_util.h"
 
-/* 8 weights W[row, c..c+8) widened to float; t is a constant after inlining */
-static inline __m256 load_w8(cv_type t, const void *row, size_t c)
-{
-    switch (t) {
-    case CV_TYPE_F16:
-        return cv_avx2_load_f16((const uint16_t *)row + c);
-    case CV_TYPE_BF16:
-        return cv_avx2_load_bf16((const uint16_t *)row + c);
-    default:
-        return _mm256_loadu_ps((const float *)row + c);
-    }
-}
-
-/* the last rem (< 8) weights of a row, zero-filled */
-static inline __m256 load_w_part(cv_type t, const void *row, size_t c, size_t rem)
-{
-    switch (t) {
-    case CV_TYPE_F16:
-        return cv_avx2_load_f16_part((const uint16_t *)row + c, rem);
-    case CV_TYPE_BF16:
-        return cv_avx2_load_bf16_part((const uint16_t *)row + c, rem);
-    default:
-        return _mm256_maskload_ps((const float *)row + c, cv_avx2_tail_mask(rem));
-    }
-}
-
 /* W[row, :] . x with four accumulators (columns 32i + 8j go to aj) to
  * cover the FMA latency; reduced in one fixed order. */
 static inline __attribute__((always_inline)) float row_dot(cv_type t, size_t cols, const void *row,
@@ -51,26 +25,26 @@ static inline __attribute__((always_inline)) float row_dot(cv_type t, size_t col
     const size_t c32 = cols / 32 * 32;
     size_t c = 0;
     for (; c < c32; c += 32) {
-        a0 = _mm256_fmadd_ps(load_w8(t, row, c), _mm256_loadu_ps(x + c), a0);
-        a1 = _mm256_fmadd_ps(load_w8(t, row, c + 8), _mm256_loadu_ps(x + c + 8), a1);
-        a2 = _mm256_fmadd_ps(load_w8(t, row, c + 16), _mm256_loadu_ps(x + c + 16), a2);
-        a3 = _mm256_fmadd_ps(load_w8(t, row, c + 24), _mm256_loadu_ps(x + c + 24), a3);
+        a0 = _mm256_fmadd_ps(cv_avx2_load_w8(t, row, c), _mm256_loadu_ps(x + c), a0);
+        a1 = _mm256_fmadd_ps(cv_avx2_load_w8(t, row, c + 8), _mm256_loadu_ps(x + c + 8), a1);
+        a2 = _mm256_fmadd_ps(cv_avx2_load_w8(t, row, c + 16), _mm256_loadu_ps(x + c + 16), a2);
+        a3 = _mm256_fmadd_ps(cv_avx2_load_w8(t, row, c + 24), _mm256_loadu_ps(x + c + 24), a3);
     }
     if (c + 8 <= cols) {
-        a0 = _mm256_fmadd_ps(load_w8(t, row, c), _mm256_loadu_ps(x + c), a0);
+        a0 = _mm256_fmadd_ps(cv_avx2_load_w8(t, row, c), _mm256_loadu_ps(x + c), a0);
         c += 8;
     }
     if (c + 8 <= cols) {
-        a1 = _mm256_fmadd_ps(load_w8(t, row, c), _mm256_loadu_ps(x + c), a1);
+        a1 = _mm256_fmadd_ps(cv_avx2_load_w8(t, row, c), _mm256_loadu_ps(x + c), a1);
         c += 8;
     }
     if (c + 8 <= cols) {
-        a2 = _mm256_fmadd_ps(load_w8(t, row, c), _mm256_loadu_ps(x + c), a2);
+        a2 = _mm256_fmadd_ps(cv_avx2_load_w8(t, row, c), _mm256_loadu_ps(x + c), a2);
         c += 8;
     }
     if (c < cols) {
         __m256 xt = _mm256_maskload_ps(x + c, cv_avx2_tail_mask(cols - c));
-        a3 = _mm256_fmadd_ps(load_w_part(t, row, c, cols - c), xt, a3);
+        a3 = _mm256_fmadd_ps(cv_avx2_load_w_part(t, row, c, cols - c), xt, a3);
     }
     return cv_avx2_hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
 }

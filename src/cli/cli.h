@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "cv_status.h"
+#include "npy.h"
 
 enum { CV_EXIT_OK = 0, CV_EXIT_FAIL = 1, CV_EXIT_USAGE = 2 };
 
@@ -28,6 +29,10 @@ int cv_cli_fail(int code, const char *fmt, ...)
  * otherwise a one-line usage error naming the flag (returns CV_EXIT_USAGE). */
 int cv_cli_int(const char *flag, const char *s, int lo, int hi, int *v);
 int cv_cli_float(const char *flag, const char *s, float lo, float hi, float *v);
+
+/* Loads a non-empty int64 vector of at most max elements (ids, positions,
+ * indices); *v is also a->data, so cv_npy_free(a) releases it. */
+cv_status cv_cli_load_ids(const char *path, size_t max, cv_npy *a, int64_t **v, cv_error *err);
 
 /* Creates directory `path` (and missing parents); fine if it exists. */
 cv_status cv_cli_make_dir(const char *path, cv_error *err);

@@ -6,6 +6,7 @@
 #include "config.h"
 #endif
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,16 +78,10 @@ static int parse_fwd(int argc, char **argv, fwd_args *a)
     return CV_EXIT_OK;
 }
 
-/* Reads an int64 vector; n_expect > 0 also checks its length. */
-static cv_status load_ids(const char *path, int64_t n_expect, cv_npy *a, int64_t **v, cv_error *err)
+/* Ids, positions, indices: any length (the state is sized to fit). */
+static cv_status load_ids(const char *path, cv_npy *a, int64_t **v, cv_error *err)
 {
-    cv_status s = cv_npy_load_i64(path, a, v, err);
-    if (!s)
-        a->data = *v; /* so that cv_npy_free releases it */
-    if (!s && (a->ndim != 1 || a->count < 1 || (n_expect > 0 && (int64_t)a->count != n_expect)))
-        s = cv_error_set(err, CV_ERR_ARG, "%s: shape does not fit (expected a non-empty int64 vector%s)", path,
-                         n_expect > 0 ? " as long as --ids" : "");
-    return s;
+    return cv_cli_load_ids(path, SIZE_MAX, a, v, err);
 }
 
 /* Everything the run writes; each file is written whole or not at all. */
@@ -140,8 +135,15 @@ static cv_status run_forward(const fwd_args *a, cv_error *err)
     int64_t *ids, *pos, *lpos = NULL;
     float *layers = NULL, *hidden = NULL;
     cv_status s;
-    if ((s = load_ids(a->ids, 0, &ai, &ids, err)) || (s = load_ids(a->pos, (int64_t)ai.count, &ap, &pos, err)) ||
-        (a->lpos && (s = load_ids(a->lpos, 0, &al, &lpos, err))) || (s = cv_model_load(a->model, &m, err)))
+    if ((s = load_ids(a->ids, &ai, &ids, err)) || (s = load_ids(a->pos, &ap, &pos, err)) ||
+        (a->lpos && (s = load_ids(a->lpos, &al, &lpos, err))))
+        goto done;
+    if (ap.count != ai.count) {
+        s = cv_error_set(err, CV_ERR_ARG, "%s: shape does not fit (expected a non-empty int64 vector as long as --ids)",
+                         a->pos);
+        goto done;
+    }
+    if ((s = cv_model_load(a->model, &m, err)))
         goto done;
     const cv_hparams *hp = cv_model_hparams(m);
     const int n = (int)ai.count;

@@ -136,16 +136,6 @@ static int64_t teacher_pick(void *ctx, const cv_fill_step *s)
     return r->teacher[s->seq_index];
 }
 
-static cv_status load_vec(const char *path, cv_npy *a, int64_t **v, cv_error *err)
-{
-    cv_status s = cv_npy_load_i64(path, a, v, err);
-    if (!s)
-        a->data = *v; /* so that cv_npy_free releases it */
-    if (!s && (a->ndim != 1 || a->count < 1 || a->count > (1u << 24)))
-        s = cv_error_set(err, CV_ERR_ARG, "%s: shape does not fit (expected a non-empty int64 vector)", path);
-    return s;
-}
-
 /* The teacher must agree with every given token and be a valid id wherever
  * it is fed or recorded. */
 static cv_status check_teacher(const lg_args *a, const int64_t *seq, const int64_t *t, int len, int vocab,
@@ -259,6 +249,12 @@ typedef struct {
     int64_t *s, *t, *g, *w;
     int64_t *work, *gbuf;
 } lg_inputs;
+
+/* sequences and step lists: at most 2^24 entries */
+static cv_status load_vec(const char *path, cv_npy *a, int64_t **v, cv_error *err)
+{
+    return cv_cli_load_ids(path, (size_t)1 << 24, a, v, err);
+}
 
 static cv_status load_inputs(const lg_args *a, lg_inputs *in, cv_error *err)
 {

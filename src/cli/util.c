@@ -38,6 +38,16 @@ int cv_cli_float(const char *flag, const char *s, float lo, float hi, float *v)
     return CV_EXIT_OK;
 }
 
+cv_status cv_cli_load_ids(const char *path, size_t max, cv_npy *a, int64_t **v, cv_error *err)
+{
+    cv_status s = cv_npy_load_i64(path, a, v, err);
+    if (!s)
+        a->data = *v;
+    if (!s && (a->ndim != 1 || a->count < 1 || a->count > max))
+        s = cv_error_set(err, CV_ERR_ARG, "%s: shape does not fit (expected a non-empty int64 vector)", path);
+    return s;
+}
+
 cv_status cv_cli_make_dir(const char *path, cv_error *err)
 {
     char buf[4096];
