@@ -51,3 +51,24 @@ AC_DEFUN([CV_CHECK_NEON], [
       [cv_cv_neon=yes], [cv_cv_neon=no])])
   AS_IF([test "x$cv_cv_neon" = xyes], [$1])
 ])
+
+# CV_CHECK_AVX512([ACTION-IF-OK])
+# The AVX-512 tier adds F + BW + VL to the AVX2 tier (its files use the AVX2
+# helpers too).  Checked like CV_CHECK_AVX2: the flags are accepted AND
+# intrinsics of each part compile and link (F: 512-bit FMA, f16 widening;
+# BW+VL: the 16-bit masked load at 256 bits that reads ragged f16 tails).
+AC_DEFUN([CV_CHECK_AVX512], [
+  AC_CACHE_CHECK([for AVX-512 F+BW+VL intrinsics], [cv_cv_avx512], [
+    cv_save_CFLAGS=$CFLAGS
+    CFLAGS="$CFLAGS -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl"
+    AC_LINK_IFELSE([AC_LANG_PROGRAM([[#include <immintrin.h>
+      static unsigned short h[16];]], [[
+      __m512 a = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16((__mmask16)7, h));
+      a = _mm512_fmadd_ps(a, a, _mm512_set1_ps(1.0f));
+      return (int)_mm512_reduce_add_ps(a);]])],
+      [cv_cv_avx512=yes], [cv_cv_avx512=no])
+    CFLAGS=$cv_save_CFLAGS])
+  AS_IF([test "x$cv_cv_avx512" = xyes], [
+    AC_SUBST([CFLAGS_AVX512], ["-mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl"])
+    $1])
+])

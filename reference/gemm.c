@@ -176,10 +176,3 @@ void cv_gemms_bf16_ref(size_t m, size_t n, size_t k, const float *x, size_t ldx,
 {
     gemms(CV_TYPE_BF16, m, n, k, x, ldx, w, y, ldy);
 }
-
-/* k must be a multiple of 32 */
-void cv_gemms_q8_0_ref(size_t m, size_t n, size_t k, const float *x, size_t ldx, const void *w,
-                       float *y, size_t ldy)
-{
-    gemms(CV_TYPE_Q8_0, m, n, k, x, ldx, w, y, ldy);
-}

@@ -3,8 +3,8 @@
  * Each output y[r] is one float accumulator over c = 0 .. cols-1 in natural
  * order, so it does not depend on which other rows are computed in the same
  * call.  Low-precision weights are widened to float element by element; the
- * widening is exact (for q8_0, d * q has at most 11 + 8 significant bits),
- * so these kernels compute exactly the f32 product with dequantized W. */
+ * widening is exact, so these kernels compute exactly the f32 product with
+ * the given W.  q8_0 weights have integer kernels of their own (q8.c). */
 #include "ref.h"
 
 void cv_gemv_f32_ref(size_t rows, size_t cols, const void *w, const float *x, float *y)
@@ -34,23 +34,6 @@ void cv_gemv_bf16_ref(size_t rows, size_t cols, const void *w, const float *x, f
         float acc = 0.0f;
         for (size_t c = 0; c < cols; c++)
             acc += cv_bf16_to_f32(wr[c]) * x[c];
-        y[r] = acc;
-    }
-}
-
-/* cols must be a multiple of 32 (CV_QK8_0); row r is blocks [r*nb, r*nb+nb). */
-void cv_gemv_q8_0_ref(size_t rows, size_t cols, const void *w, const float *x, float *y)
-{
-    const cv_block_q8_0 *blocks = w;
-    const size_t nb = cols / CV_QK8_0;
-    for (size_t r = 0; r < rows; r++) {
-        const cv_block_q8_0 *br = blocks + r * nb;
-        float acc = 0.0f;
-        for (size_t b = 0; b < nb; b++) {
-            const float d = cv_f16_to_f32(br[b].d);
-            for (size_t j = 0; j < CV_QK8_0; j++)
-                acc += (d * (float)br[b].qs[j]) * x[b * CV_QK8_0 + j];
-        }
         y[r] = acc;
     }
 }

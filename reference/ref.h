@@ -20,7 +20,6 @@ decl_cvt_fn(cv_bf16_to_f32_ref);
 decl_gemv_fn(cv_gemv_f32_ref);
 decl_gemv_fn(cv_gemv_f16_ref);
 decl_gemv_fn(cv_gemv_bf16_ref);
-decl_gemv_fn(cv_gemv_q8_0_ref);
 decl_gemm_fn(cv_gemm_f32_ref);
 decl_gemm_fn(cv_gemm_f16_ref);
 decl_gemm_fn(cv_gemm_bf16_ref);
@@ -28,6 +27,8 @@ decl_gemm_fn(cv_gemm_q8_0_ref);
 decl_gemms_fn(cv_gemms_f32_ref);
 decl_gemms_fn(cv_gemms_f16_ref);
 decl_gemms_fn(cv_gemms_bf16_ref);
-decl_gemms_fn(cv_gemms_q8_0_ref);
+decl_quantize_q8x_fn(cv_quantize_q8x_ref);
+decl_gemvq_fn(cv_gemv_q8x_ref);
+decl_gemmsq_fn(cv_gemms_q8x_ref);
 
 #endif

@@ -199,27 +199,40 @@ static void attend_row(const cv_hparams *hp, const cv_kernels *kt, const cv_key_
     }
 }
 
-/* Work items: rows x head groups.  A lone row (AR decode) is split into
- * head groups so that every thread has work; the split does not change any
- * head's result. */
-static int head_groups(const cv_hparams *hp, int n)
+/* Work items: rows x head groups.  With few rows in all (AR decode of one
+ * or two sequences) each row is split into head groups so that every
+ * thread has work; the split does not change any head's result. */
+static int head_groups(const cv_hparams *hp, int rows)
 {
-    return n >= 4 ? 1 : hp->heads < 8 ? hp->heads : 8;
+    return rows >= 4 ? 1 : hp->heads < 8 ? hp->heads : 8;
 }
 
-cv_status cv_attention(const cv_hparams *hp, const cv_key_query *q0, int n, const cv_attn_src *src, float log_w,
-                       float *ctx, size_t ldctx, int nthreads)
+/* Task t of the jobs' rows x G head groups: its job and row in that job. */
+static const cv_attn_job *task_job(const cv_attn_job *jobs, int t, int G, int *row)
+{
+    int r = t / G;
+    while (r >= jobs->n)
+        r -= (jobs++)->n;
+    *row = r;
+    return jobs;
+}
+
+cv_status cv_attention_jobs(const cv_hparams *hp, const cv_attn_job *jobs, int njobs, int nthreads)
 {
     const cv_kernels *kt = cv_kernels_get();
-    const int G = head_groups(hp, n), tasks = n * G;
-    int failed = 0;
+    int rows = 0, cap = 1, failed = 0;
+    for (int j = 0; j < njobs; j++) {
+        rows += jobs[j].n;
+        cap = jobs[j].q.call_end > cap ? jobs[j].q.call_end : cap;
+    }
+    const int G = head_groups(hp, rows), tasks = rows * G;
     (void)nthreads;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nthreads > 0 ? nthreads : omp_get_max_threads()) if (tasks > 1)
 #endif
     {
         scratch w;
-        const bool ok = scratch_alloc(&w, hp, q0->call_end);
+        const bool ok = scratch_alloc(&w, hp, cap);
         if (!ok) {
 #ifdef _OPENMP
 #pragma omp atomic write
@@ -230,15 +243,24 @@ cv_status cv_attention(const cv_hparams *hp, const cv_key_query *q0, int n, cons
 #pragma omp for schedule(dynamic, 1)
 #endif
         for (int t = 0; t < tasks; t++) {
-            cv_key_query q = *q0;
-            q.p = q0->call_start + t / G;
+            int r;
+            const cv_attn_job *jb = task_job(jobs, t, G, &r);
+            cv_key_query q = jb->q;
+            q.p = q.call_start + r;
             const int g = t % G;
             if (!ok || (q.channel == 1 && q.p < q.text_len))
                 continue;
-            attend_row(hp, kt, &q, src, log_w, g * hp->heads / G, (g + 1) * hp->heads / G, &w,
-                       ctx + (size_t)(t / G) * ldctx);
+            attend_row(hp, kt, &q, &jb->src, jb->log_w, g * hp->heads / G, (g + 1) * hp->heads / G, &w,
+                       jb->ctx + (size_t)r * jb->ldctx);
         }
         scratch_free(&w);
     }
     return failed ? CV_ERR_NOMEM : CV_OK;
+}
+
+cv_status cv_attention(const cv_hparams *hp, const cv_key_query *q0, int n, const cv_attn_src *src, float log_w,
+                       float *ctx, size_t ldctx, int nthreads)
+{
+    const cv_attn_job job = {*q0, n, *src, log_w, ctx, ldctx};
+    return cv_attention_jobs(hp, &job, 1, nthreads);
 }

@@ -34,6 +34,20 @@ static uint64_t xgetbv0(void)
     return ((uint64_t)hi << 32) | lo;
 }
 
+/* The AVX-512 level (on top of AVX2), from CPUID.(7,0):EBX: F (bit 16,
+ * the 512-bit instructions and the opmask registers), BW (bit 30, the
+ * 16-bit element masked loads of f16/bf16 weights), VL (bit 31, those
+ * masked loads at 256 bits).  The OS must save, per XCR0: XMM (bit 1) and
+ * YMM (bit 2) as for AVX, the opmask registers k0-k7 (bit 5), the upper
+ * halves of zmm0-15 (bit 6) and zmm16-31 (bit 7); a kernel using a state
+ * the OS does not save would see it clobbered by a context switch. */
+static int avx512_usable(unsigned ebx7)
+{
+    const unsigned f = 1u << 16, bw = 1u << 30, vl = 1u << 31;
+    const uint64_t xcr0 = (1u << 1) | (1u << 2) | (1u << 5) | (1u << 6) | (1u << 7);
+    return (ebx7 & (f | bw | vl)) == (f | bw | vl) && (xgetbv0() & xcr0) == xcr0;
+}
+
 static unsigned detect_x86(void)
 {
     unsigned a, b, c, d;
@@ -46,7 +60,9 @@ static unsigned detect_x86(void)
     if (__get_cpuid_max(0, NULL) < 7)
         return 0;
     __cpuid_count(7, 0, a, b, c, d);
-    return ((b >> 5) & 1) ? CV_CPU_AVX2 : 0;
+    if (!((b >> 5) & 1))
+        return 0;
+    return CV_CPU_AVX2 | (avx512_usable(b) ? CV_CPU_AVX512 : 0);
 }
 #endif
 
@@ -80,6 +96,9 @@ unsigned cv_isa_compiled(void)
 #ifdef CV_HAVE_AVX2
     f |= CV_CPU_AVX2;
 #endif
+#ifdef CV_HAVE_AVX512
+    f |= CV_CPU_AVX512;
+#endif
 #ifdef CV_HAVE_NEON
     f |= CV_CPU_NEON;
 #endif
@@ -91,6 +110,7 @@ const char *cv_isa_name(cv_isa isa)
     switch (isa) {
     case CV_ISA_REF: return "ref";
     case CV_ISA_AVX2: return "avx2";
+    case CV_ISA_AVX512: return "avx512";
     case CV_ISA_NEON: return "neon";
     }
     return "unknown";
@@ -116,7 +136,6 @@ static void init_ref(cv_kernels *k)
         .gemv_f32 = cv_gemv_f32_ref,
         .gemv_f16 = cv_gemv_f16_ref,
         .gemv_bf16 = cv_gemv_bf16_ref,
-        .gemv_q8_0 = cv_gemv_q8_0_ref,
         .gemm_f32 = cv_gemm_f32_ref,
         .gemm_f16 = cv_gemm_f16_ref,
         .gemm_bf16 = cv_gemm_bf16_ref,
@@ -124,7 +143,9 @@ static void init_ref(cv_kernels *k)
         .gemms_f32 = cv_gemms_f32_ref,
         .gemms_f16 = cv_gemms_f16_ref,
         .gemms_bf16 = cv_gemms_bf16_ref,
-        .gemms_q8_0 = cv_gemms_q8_0_ref,
+        .quantize_q8x = cv_quantize_q8x_ref,
+        .gemv_q8_0 = cv_gemv_q8x_ref,
+        .gemms_q8_0 = cv_gemms_q8x_ref,
     };
 }
 
@@ -154,6 +175,8 @@ static const struct {
 } isa_levels[] = {
     {"ref", 0, ""},
     {"avx2", CV_CPU_AVX2, "AVX2+FMA+F16C"},
+    /* a level includes the ones below it on the ladder */
+    {"avx512", CV_CPU_AVX2 | CV_CPU_AVX512, "AVX-512 F+BW+VL"},
     {"neon", CV_CPU_NEON, "NEON"},
 };
 
@@ -164,18 +187,18 @@ static cv_status forced_flags(const char *want, unsigned *flags, cv_error *err)
         if (strcmp(want, isa_levels[i].name) != 0)
             continue;
         unsigned f = isa_levels[i].flag;
-        if (f && !(cv_isa_compiled() & f))
+        if (f && (cv_isa_compiled() & f) != f)
             return cv_error_set(err, CV_ERR_UNSUPPORTED,
                                 "COGVIDEO_ISA=%s: this build has no %s kernels "
                                 "(see 'cogvideo info --cpu')", want, want);
-        if (f && !(cv_cpu_flags() & f))
+        if (f && (cv_cpu_flags() & f) != f)
             return cv_error_set(err, CV_ERR_UNSUPPORTED,
                                 "COGVIDEO_ISA=%s: this CPU lacks %s", want, isa_levels[i].needs);
         *flags = f;
         return CV_OK;
     }
     return cv_error_set(err, CV_ERR_ARG,
-                        "COGVIDEO_ISA=%s: unknown level (expected ref, avx2 or neon)", want);
+                        "COGVIDEO_ISA=%s: unknown level (expected ref, avx2, avx512 or neon)", want);
 }
 
 static void table_init_once(void)

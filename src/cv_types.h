@@ -31,6 +31,19 @@ typedef struct {
 
 _Static_assert(sizeof(cv_block_q8_0) == 34, "q8_0 block must be 34 bytes as in GGUF");
 
+/* q8x: ACTIVATIONS quantized for the integer q8_0 dot products (ggml's
+ * q8_0 x q8_0 idea): 32 int8 sharing a float scale, value = d * q.  The
+ * scale is a float, not a half as in q8_0, because these blocks are made
+ * per call from float activations and never stored: an f16 scale would add
+ * a rounding (and over/underflow at 65504 / 6e-8) for no saving.  See
+ * decl_quantize_q8x_fn in kernels.h for the exact quantization. */
+typedef struct {
+    float d;                /* scale: amax / 127 of the 32 source values */
+    int8_t qs[CV_QK8_0];    /* quantized values, in [-127, 127] */
+} cv_block_q8x;
+
+_Static_assert(sizeof(cv_block_q8x) == 36, "q8x block: a float and 32 int8, no padding");
+
 /* IEEE binary16 -> binary32, exact for every input (subnormals, inf, NaN). */
 static inline float cv_f16_to_f32(uint16_t h)
 {

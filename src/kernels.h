@@ -4,7 +4,9 @@
  * macro that yields both the prototype and the pointer type (dav1d's style).
  * Implementations:
  *   reference/  cv_<op>_ref   readable scalar C, the executable specification
- *   simd/x86/   cv_<op>_avx2  AVX2+FMA+F16C, compiled with per-file flags
+ *   simd/x86/   cv_<op>_avx2  AVX2+FMA+F16C, compiled with per-file flags;
+ *               cv_<op>_avx512 AVX-512 F/BW/VL on top, for the few kernels
+ *               where 16 lanes pay (the small-m GEMMs)
  *   simd/arm/   cv_<op>_neon  AArch64 NEON
  * cv_kernels_init() fills a table with the reference, then lets each ISA
  * init overwrite the slots it implements, climbing the ISA ladder and
@@ -67,9 +69,55 @@ extern "C" {
 /* y[i] = float(x[i]) for f16 / bf16 rows */
 #define decl_cvt_fn(name) void(name)(float *y, const uint16_t *x, size_t n)
 /* y[r] = sum_c W[r,c] * x[c] for r < rows; W row-major [rows, cols] of the
- * type in the name (f32: float, f16/bf16: uint16_t, q8_0: cv_block_q8_0) */
+ * type in the name (f32: float, f16/bf16: uint16_t; q8_0 has decl_gemvq_fn) */
 #define decl_gemv_fn(name) \
     void(name)(size_t rows, size_t cols, const void *w, const float *x, float *y)
+/* q8_0 weights use integer dot products with activations quantized per
+ * call (ggml's q8_0 x q8_0 scheme): the float GEMV that widens every int8
+ * weight to float was bound by its ~16 vector ops per 32-weight block, not
+ * by memory.  Three kernels:
+ *
+ * quantize_q8x: x[0..k) (k a multiple of 32) -> k/32 cv_block_q8x, per
+ * block of 32 values x_j, in float arithmetic, bit-identical in every twin:
+ *     amax = max_j |x_j|                     (exact)
+ *     d    = amax / 127.0f                   (IEEE division, rounded once)
+ *     if d < FLT_MIN (0 or subnormal):       d = 0, every q_j = 0
+ *     else  id = 1.0f / d,  q_j = nearbyint(x_j * id)   (ties to even)
+ * so |q_j| <= 127 (x_j * id <= 127 (1 + 3u) < 127.5) and |x_j - d q_j| <=
+ * d/2 (1 + O(u)).  Ties to even is what _mm256_cvtps_epi32 (default MXCSR)
+ * and NEON's FCVTNS do; the subnormal rule keeps 1/d finite (a block whose
+ * amax < 127 FLT_MIN = 1.5e-36 is dropped as zero).  Inputs must be finite:
+ * a block holding an inf or NaN gets d = NaN and every q_j = 0, so each
+ * output it touches is NaN (no undefined float-to-int conversion).
+ *
+ * gemv_q8_0 / gemms_q8_0 (q8_0 W, q8x X): per weight row r and block b,
+ *     isum_b = sum_j W.qs[j] * X.qs[j]         (exact int32, |isum_b| < 2^19)
+ *     y[r]   = sum_b (f16(W.d_b) * X.d_b) * isum_b     (float)
+ * The float accumulation over blocks (and the split of isum_b into partial
+ * integer sums converted to float separately) may differ per ISA, so twins
+ * agree with the reference within the float-summation bound stated in
+ * tests/test_kernels.c, not bit for bit.  Within one table an element
+ * depends neither on the other rows nor on m, and gemv_q8_0 gives the same
+ * bits as gemms_q8_0 (so cv_gemv and cv_gemm at m = 1 agree).
+ * Precondition for the SIMD twins: X.qs in [-127, 127] (what quantize_q8x
+ * makes); W.qs may be any int8 (-128 included: AVX2's |w| * sign(x, w)
+ * pairs stay <= 2 * 128 * 127 = 32512, inside vpmaddubsw's int16
+ * saturation limit; our converter, like ggml, never writes -128).
+ *
+ * The big packing gemm_q8_0 (m > 8, NAR prefill) keeps float activations
+ * and dequantized weights: it is bound by f32 FMAs, which integer products
+ * would not remove from its transposed-panel layout. */
+#define decl_quantize_q8x_fn(name) void(name)(const float *x, cv_block_q8x *xq, size_t k)
+/* y[r] = row r of W (q8_0 [rows, cols]) . xq (cols/32 blocks), r < rows */
+#define decl_gemvq_fn(name) \
+    void(name)(size_t rows, size_t cols, const void *w, const cv_block_q8x *xq, float *y)
+/* Y[i,r] = W[r,:] . XQ[i,:] for i < m, r < n: XQ row i starts at block
+ * xq + i*ldxq (ldxq >= k/32, in blocks), W is q8_0 [n, k], Y has row stride
+ * ldy >= n.  Each weight block is read once for all m rows (m = 1..8 is
+ * the intended range; any m works and no element depends on m). */
+#define decl_gemmsq_fn(name)                                                               \
+    void(name)(size_t m, size_t n, size_t k, const cv_block_q8x *xq, size_t ldxq,         \
+               const void *w, float *y, size_t ldy)
 /* Y[i,r] = sum_c X[i,c] * W[r,c] for i < m, r < n  (Y = X W^T):
  * X is [m, k] with row stride ldx, W is [n, k] contiguous of the type in the
  * name, Y is [m, n] with row stride ldy (>= n).  One read of each weight row
@@ -98,13 +146,18 @@ typedef decl_cvt_fn(*cv_cvt_fn);
 typedef decl_gemv_fn(*cv_gemv_fn);
 typedef decl_gemm_fn(*cv_gemm_fn);
 typedef decl_gemms_fn(*cv_gemms_fn);
+typedef decl_quantize_q8x_fn(*cv_quantize_q8x_fn);
+typedef decl_gemvq_fn(*cv_gemvq_fn);
+typedef decl_gemmsq_fn(*cv_gemmsq_fn);
 
-typedef enum { CV_ISA_REF = 0, CV_ISA_AVX2 = 1, CV_ISA_NEON = 2 } cv_isa;
+typedef enum { CV_ISA_REF = 0, CV_ISA_AVX2 = 1, CV_ISA_NEON = 2, CV_ISA_AVX512 = 3 } cv_isa;
 
 /* CPU feature bits, as detected by cv_cpu_flags(). */
 enum {
-    CV_CPU_AVX2 = 1u << 0, /* AVX2 + FMA + F16C, and the OS saves YMM state */
-    CV_CPU_NEON = 1u << 1  /* AArch64 Advanced SIMD */
+    CV_CPU_AVX2 = 1u << 0,  /* AVX2 + FMA + F16C, and the OS saves YMM state */
+    CV_CPU_NEON = 1u << 1,  /* AArch64 Advanced SIMD */
+    CV_CPU_AVX512 = 1u << 2 /* AVX-512 F+BW+VL on top of CV_CPU_AVX2 (never set without
+                             * it), and the OS saves opmask and ZMM state */
 };
 
 typedef struct cv_kernels {
@@ -122,9 +175,12 @@ typedef struct cv_kernels {
     cv_layernorm_fn layernorm_f32;
     cv_cvt_fn f16_to_f32;
     cv_cvt_fn bf16_to_f32;
-    cv_gemv_fn gemv_f32, gemv_f16, gemv_bf16, gemv_q8_0;
+    cv_gemv_fn gemv_f32, gemv_f16, gemv_bf16;
     cv_gemm_fn gemm_f32, gemm_f16, gemm_bf16, gemm_q8_0;
-    cv_gemms_fn gemms_f32, gemms_f16, gemms_bf16, gemms_q8_0;
+    cv_gemms_fn gemms_f32, gemms_f16, gemms_bf16;
+    cv_quantize_q8x_fn quantize_q8x; /* q8_0: activations to q8x, then ... */
+    cv_gemvq_fn gemv_q8_0;           /* ... integer dot products */
+    cv_gemmsq_fn gemms_q8_0;
 } cv_kernels;
 
 /* Features of this CPU (detected once; thread-safe). */
@@ -139,7 +195,7 @@ unsigned cv_isa_compiled(void);
 void cv_kernels_init(cv_kernels *k, unsigned flags);
 
 /* Initialises the process-wide table once: the best level the CPU has, or
- * the one forced by COGVIDEO_ISA=ref|avx2|neon.  Fails (and leaves the
+ * the one forced by COGVIDEO_ISA=ref|avx2|avx512|neon.  Fails (and leaves the
  * reference table in place) when COGVIDEO_ISA names a level this CPU or this
  * build lacks.  Idempotent and thread-safe; returns the first call's status. */
 cv_status cv_init(cv_error *err);

@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -55,7 +56,7 @@ cv_gemv_fn cv_gemv_kernel(const cv_kernels *k, cv_type t)
     case CV_TYPE_F32: return k->gemv_f32;
     case CV_TYPE_F16: return k->gemv_f16;
     case CV_TYPE_BF16: return k->gemv_bf16;
-    case CV_TYPE_Q8_0: return k->gemv_q8_0;
+    case CV_TYPE_Q8_0: return NULL; /* k->gemv_q8_0 takes quantized activations */
     }
     return NULL;
 }
@@ -66,7 +67,7 @@ cv_gemms_fn cv_gemms_kernel(const cv_kernels *k, cv_type t)
     case CV_TYPE_F32: return k->gemms_f32;
     case CV_TYPE_F16: return k->gemms_f16;
     case CV_TYPE_BF16: return k->gemms_bf16;
-    case CV_TYPE_Q8_0: return k->gemms_q8_0;
+    case CV_TYPE_Q8_0: return NULL; /* k->gemms_q8_0 takes quantized activations */
     }
     return NULL;
 }
@@ -114,7 +115,10 @@ static void run_chunks(size_t n, size_t chunk, int nthreads, chunk_fn body, cons
     const size_t nchunks = (n + chunk - 1) / chunk;
 #ifdef _OPENMP
     const int nt = thread_count(nthreads);
-#pragma omp parallel for schedule(static) num_threads(nt) if (nchunks > 1 && nt > 1)
+    /* dynamic: a thread that the OS (or this VM's neighbours) delayed
+     * takes fewer chunks instead of holding everyone at the barrier; which
+     * thread runs a chunk never changes its result */
+#pragma omp parallel for schedule(dynamic) num_threads(nt) if (nchunks > 1 && nt > 1)
 #else
     (void)nthreads;
 #endif
@@ -146,9 +150,50 @@ static void gemm_chunk(const void *ctx, size_t r0, size_t nr)
     a->gemm(a->m, nr, a->kdim, a->x, a->ldx, a->w + r0 * a->row_bytes, a->y + r0, a->ldy);
 }
 
+/* ---------------------------------------------------------------- q8_0
+ * q8_0 GEMV and small-m GEMM: the activations are quantized ONCE per call
+ * (cv_block_q8x, kernels.h), on the calling thread (k/32 blocks per row, a
+ * few microseconds against the >= 100 us of reading the weights), then the
+ * integer kernels run over the same fixed row chunks as every other type:
+ * each chunk reads the shared quantized rows, so the thread count changes
+ * no bit. */
+typedef struct {
+    cv_gemvq_fn gemv;   /* NULL: gemms */
+    cv_gemmsq_fn gemms;
+    size_t m, kdim, ldxq, ldy, row_bytes;
+    const cv_block_q8x *xq;
+    const char *w;
+    float *y;
+} q8_call;
+
+static void gemvq_chunk(const void *ctx, size_t r0, size_t nr)
+{
+    const q8_call *a = ctx;
+    a->gemv(nr, a->kdim, a->w + r0 * a->row_bytes, a->xq, a->y + r0);
+}
+
+static void gemmsq_chunk(const void *ctx, size_t r0, size_t nr)
+{
+    const q8_call *a = ctx;
+    a->gemms(a->m, nr, a->kdim, a->xq, a->ldxq, a->w + r0 * a->row_bytes, a->y + r0, a->ldy);
+}
+
+/* Y = X W^T for q8_0 W and m rows of X (kdim a multiple of 32); use_gemv
+ * (m = 1 only) picks the GEMV kernel.  If the scratch cannot be allocated,
+ * the float-activation gemm_q8_0 kernel computes the product instead:
+ * correct (without the activation quantization error) and slower, rather
+ * than a NaN output. */
+static void q8_linear(const cv_kernels *k, int use_gemv, size_t m, size_t n, size_t kdim,
+                      const float *x, size_t ldx, const void *w, float *y, size_t ldy,
+                      int nthreads);
+
 void cv_gemv(const cv_kernels *k, cv_type t, size_t rows, size_t cols, const void *w,
              const float *x, float *y, int nthreads)
 {
+    if (t == CV_TYPE_Q8_0 && shape_ok(t, cols)) {
+        q8_linear(k, 1, 1, rows, cols, x, cols, w, y, rows, nthreads);
+        return;
+    }
     const cv_gemv_fn fn = cv_gemv_kernel(k, t);
     if (!fn || !shape_ok(t, cols)) {
         poison(y, 1, rows, rows);
@@ -163,6 +208,10 @@ void cv_gemm_kernels(const cv_kernels *k, cv_type t, size_t m, size_t n, size_t 
                      const float *x, size_t ldx, const void *w, float *y, size_t ldy,
                      int nthreads)
 {
+    if (t == CV_TYPE_Q8_0 && m <= CV_LINEAR_SMALL_M && shape_ok(t, kdim)) {
+        q8_linear(k, 0, m, n, kdim, x, ldx, w, y, ldy, nthreads);
+        return;
+    }
     /* a few rows (AR decode of a small batch): the non-packing kernel, whose
      * cost is one read of W (packing W cost 3.7x a GEMV at m = 2) */
     const cv_gemm_fn fn = m <= CV_LINEAR_SMALL_M ? cv_gemms_kernel(k, t) : cv_gemm_kernel(k, t);
@@ -173,6 +222,28 @@ void cv_gemm_kernels(const cv_kernels *k, cv_type t, size_t m, size_t n, size_t 
     const linear_call a = { .gemm = fn, .m = m, .kdim = kdim, .ldx = ldx, .ldy = ldy,
                             .row_bytes = cv_rows_nbytes(t, 1, kdim), .x = x, .w = w, .y = y };
     run_chunks(n, CV_LINEAR_CHUNK, nthreads, gemm_chunk, &a);
+}
+
+static void q8_linear(const cv_kernels *k, int use_gemv, size_t m, size_t n, size_t kdim,
+                      const float *x, size_t ldx, const void *w, float *y, size_t ldy,
+                      int nthreads)
+{
+    const size_t nb = kdim / CV_QK8_0;
+    cv_block_q8x *xq = malloc((m * nb != 0 ? m * nb : 1) * sizeof *xq); /* m <= 8: no overflow */
+    if (!xq) {
+        const linear_call f = { .gemm = k->gemm_q8_0, .m = m, .kdim = kdim, .ldx = ldx,
+                                .ldy = ldy, .row_bytes = nb * sizeof(cv_block_q8_0), .x = x,
+                                .w = w, .y = y };
+        run_chunks(n, CV_LINEAR_CHUNK, nthreads, gemm_chunk, &f);
+        return;
+    }
+    for (size_t i = 0; i < m; i++)
+        k->quantize_q8x(x + i * ldx, xq + i * nb, kdim);
+    const q8_call a = { .gemv = use_gemv ? k->gemv_q8_0 : NULL, .gemms = k->gemms_q8_0, .m = m,
+                        .kdim = kdim, .ldxq = nb, .ldy = ldy,
+                        .row_bytes = nb * sizeof(cv_block_q8_0), .xq = xq, .w = w, .y = y };
+    run_chunks(n, CV_LINEAR_CHUNK, nthreads, use_gemv ? gemvq_chunk : gemmsq_chunk, &a);
+    free(xq);
 }
 
 #ifdef HAVE_OPENBLAS

@@ -40,12 +40,20 @@ extern "C" {
  * size_t (so 0 with rows*cols > 0 always means "invalid"). */
 size_t cv_rows_nbytes(cv_type t, size_t rows, size_t cols);
 
-/* The table's GEMV / GEMM kernel for weight type t, or NULL if none. */
+/* The table's GEMV / GEMM kernel for weight type t, or NULL if none.  For
+ * q8_0 the GEMV and small-m kernels (k->gemv_q8_0, k->gemms_q8_0) take
+ * activations quantized by k->quantize_q8x, another signature: these
+ * return NULL for it (cv_gemm_kernel returns the float-activation
+ * gemm_q8_0). */
 cv_gemv_fn cv_gemv_kernel(const cv_kernels *k, cv_type t);
 cv_gemm_fn cv_gemm_kernel(const cv_kernels *k, cv_type t);
 cv_gemms_fn cv_gemms_kernel(const cv_kernels *k, cv_type t);
 
-/* y[r] = sum_c W[r, c] x[c] for r < rows. */
+/* y[r] = sum_c W[r, c] x[c] for r < rows.  q8_0: x is quantized to int8
+ * blocks once per call (k->quantize_q8x) and each output is a sum of exact
+ * int8 block dot products times d_w d_x (src/kernels.h): the activation
+ * quantization adds a relative error of about 2^-9 per block (uniform
+ * rounding over 255 levels); this is ggml's q8_0 scheme. */
 void cv_gemv(const cv_kernels *k, cv_type t, size_t rows, size_t cols, const void *w,
              const float *x, float *y, int nthreads);
 
@@ -62,7 +70,10 @@ void cv_gemv(const cv_kernels *k, cv_type t, size_t rows, size_t cols, const voi
  * call per CV_LINEAR_BLAS_CHUNK weight rows, the chunks spread over OpenMP
  * threads (OpenBLAS's own threading changes its result with the thread
  * count; this does not).  Its result differs from the kernels' in the last
- * bits.  OpenBLAS is left set to one thread. */
+ * bits.  OpenBLAS is left set to one thread.  q8_0 at m <= 8 quantizes
+ * the activations as cv_gemv does; the packing gemm_q8_0 (m > 8, NAR
+ * prefill) keeps float activations: it is bound by its f32 FMAs on
+ * dequantized weight panels, which integer products would not remove. */
 void cv_gemm(const cv_kernels *k, cv_type t, size_t m, size_t n, size_t kdim, const float *x,
              size_t ldx, const void *w, float *y, size_t ldy, int nthreads);
 

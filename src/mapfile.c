@@ -19,6 +19,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Advice only: a kernel without THP (or another OS) simply ignores it. */
+static void advise_huge(void *p, size_t len)
+{
+#ifdef MADV_HUGEPAGE
+    (void)madvise(p, len, MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)len;
+#endif
+}
+
 cv_status cv_map_file(const char *path, const unsigned char **data, size_t *size, cv_error *err)
 {
     *data = NULL;
@@ -39,6 +50,7 @@ cv_status cv_map_file(const char *path, const unsigned char **data, size_t *size
         if (m == MAP_FAILED) {
             s = cv_error_set(err, CV_ERR_IO, "%s: cannot map: %s", path, strerror(errno));
         } else {
+            advise_huge(m, (size_t)st.st_size);
             *data = m;
             *size = (size_t)st.st_size;
         }
@@ -67,4 +79,19 @@ void cv_map_drop(const void *p, size_t len)
     (void)p;
     (void)len;
 #endif
+}
+
+void *cv_alloc_big(size_t bytes)
+{
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    advise_huge(p, bytes);
+    return p;
+}
+
+void cv_free_big(void *p, size_t bytes)
+{
+    if (p)
+        munmap(p, bytes);
 }

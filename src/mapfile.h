@@ -24,4 +24,16 @@ void cv_map_drop(const void *p, size_t len);
 /* Releases a mapping made by cv_map_file (NULL is a no-op). */
 void cv_unmap_file(const unsigned char *data, size_t size);
 
+/* Zeroed anonymous memory for the big buffers the kernels stream (random
+ * weights, the bandwidth benchmark's buffer), advised for transparent huge
+ * pages (Linux's default THP mode, "madvise", gives them only on request).
+ * With 4 KiB pages a stream of 15 GB takes a TLB miss every 4 KiB, and the
+ * page tables themselves (30 MB) no longer fit the caches.  cv_map_file
+ * gives the same advice for model files (ext4 then maps them with 2 MiB
+ * folios).  Returns NULL when out of memory; bytes > 0. */
+void *cv_alloc_big(size_t bytes);
+
+/* Frees what cv_alloc_big returned (NULL is a no-op); bytes as allocated. */
+void cv_free_big(void *p, size_t bytes);
+
 #endif

@@ -17,6 +17,7 @@
 #include "convert.h"
 #include "gguf.h"
 #include "linear.h"
+#include "mapfile.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -37,7 +38,8 @@ typedef struct {
 
 struct cv_model {
     cv_gguf *g;              /* NULL for random weights */
-    void *owned;             /* random weights: matrices */
+    void *owned;             /* random weights: matrices (cv_alloc_big) */
+    size_t owned_bytes;
     float *owned_vecs;       /* random weights: ones then zeros */
     cv_hparams hp;
     weight_t word, pos, extra;
@@ -295,7 +297,7 @@ void cv_model_free(cv_model *m)
         for (int l = 0; l < m->hp.n_layers; l++)
             free(m->layers[l].gate);
     free(m->layers);
-    free(m->owned);
+    cv_free_big(m->owned, m->owned_bytes);
     free(m->owned_vecs);
     cv_gguf_close(m->g);
     free(m);
@@ -398,6 +400,7 @@ static void linear(const cv_kernels *k, const weight_t *w, const float *b, int M
 typedef struct {
     int M;
     float *h, *a, *qkv, *pqkv, *ctx0, *ctx1, *o0, *o1, *ff;
+    cv_attn_job *jobs; /* [2 * M]: at most 2 channels per call, calls <= M */
     bool any_plus;
 } work_t;
 
@@ -412,6 +415,7 @@ static void work_free(work_t *w)
     free(w->o0);
     free(w->o1);
     free(w->ff);
+    free(w->jobs);
 }
 
 static cv_status work_alloc(work_t *w, int M, int H, cv_error *err)
@@ -428,7 +432,8 @@ static cv_status work_alloc(work_t *w, int M, int H, cv_error *err)
     w->o0 = malloc(mh);
     w->o1 = malloc(mh);
     w->ff = malloc(4 * mh);
-    if (!w->h || !w->a || !w->qkv || !w->pqkv || !w->ctx0 || !w->ctx1 || !w->o0 || !w->o1 || !w->ff) {
+    w->jobs = malloc(2 * (size_t)M * sizeof *w->jobs);
+    if (!w->h || !w->a || !w->qkv || !w->pqkv || !w->ctx0 || !w->ctx1 || !w->o0 || !w->o1 || !w->ff || !w->jobs) {
         work_free(w);
         return cv_error_set(err, CV_ERR_NOMEM, "out of memory for a forward pass of %d tokens", M);
     }
@@ -496,23 +501,40 @@ static void layernorm_rows(const cv_kernels *k, float *y, const float *x, const 
 
 /* Base channel, then (unless enforce_no_swin) the plus channel, of one call;
  * then the call's new keys and values go to its caches. */
-static cv_status attend_call(const cv_model *m, int l, cv_call *c, const work_t *w, int row0, int nth)
+/* The attention jobs of one call (base channel, then plus unless
+ * enforce_no_swin), appended at jobs[*nj]. */
+static void call_jobs(const cv_model *m, int l, const cv_call *c, const work_t *w, int row0, cv_attn_job *jobs,
+                      int *nj)
+{
+    const cv_hparams *hp = &m->hp;
+    const size_t H = (size_t)hp->hidden, H3 = 3 * H;
+    const cv_state *st = c->st;
+    const int start = st->len;
+    const cv_key_query q = {0, l, c->text_len, 0, start > 0, start, start + c->n};
+    const float *qkv = w->qkv + (size_t)row0 * H3, *pqkv = w->pqkv + (size_t)row0 * H3;
+    const float *k0 = st->k0 + (size_t)l * (size_t)st->cap0 * H, *v0 = st->v0 + (size_t)l * (size_t)st->cap0 * H;
+    const float *k1 = st->k1 + (size_t)l * (size_t)st->cap * H, *v1 = st->v1 + (size_t)l * (size_t)st->cap * H;
+    jobs[(*nj)++] = (cv_attn_job){q, c->n, {qkv, qkv + H, qkv + 2 * H, H3, k0, v0, 1}, c->log_w,
+                                  w->ctx0 + (size_t)row0 * H, H};
+    if (!c->enforce_no_swin) {
+        cv_attn_job *j = &jobs[(*nj)++];
+        *j = (cv_attn_job){q, c->n, {pqkv, pqkv + H, pqkv + 2 * H, H3, k1, v1, 0}, c->log_w,
+                           w->ctx1 + (size_t)row0 * H, H};
+        j->q.channel = 1;
+    }
+}
+
+/* Appends the call's new keys and values to its caches (after the
+ * attention of the whole batch has read them from the qkv rows). */
+static void store_kv(const cv_model *m, int l, const cv_call *c, const work_t *w, int row0)
 {
     const cv_hparams *hp = &m->hp;
     const size_t H = (size_t)hp->hidden, H3 = 3 * H;
     cv_state *st = c->st;
     const int start = st->len;
-    cv_key_query q = {0, l, c->text_len, 0, start > 0, start, start + c->n};
     const float *qkv = w->qkv + (size_t)row0 * H3, *pqkv = w->pqkv + (size_t)row0 * H3;
     float *k0 = st->k0 + (size_t)l * (size_t)st->cap0 * H, *v0 = st->v0 + (size_t)l * (size_t)st->cap0 * H;
     float *k1 = st->k1 + (size_t)l * (size_t)st->cap * H, *v1 = st->v1 + (size_t)l * (size_t)st->cap * H;
-    const cv_attn_src s0 = {qkv, qkv + H, qkv + 2 * H, H3, k0, v0, 1};
-    cv_status s = cv_attention(hp, &q, c->n, &s0, c->log_w, w->ctx0 + (size_t)row0 * H, H, nth);
-    if (!s && !c->enforce_no_swin) {
-        const cv_attn_src s1 = {pqkv, pqkv + H, pqkv + 2 * H, H3, k1, v1, 0};
-        q.channel = 1;
-        s = cv_attention(hp, &q, c->n, &s1, c->log_w, w->ctx1 + (size_t)row0 * H, H, nth);
-    }
     for (int r = 0; r < c->n; r++) {
         const int p = start + r;
         const size_t slot = (size_t)(p < c->text_len ? p : c->text_len + (p - c->text_len) % hp->frame_len);
@@ -523,7 +545,21 @@ static cv_status attend_call(const cv_model *m, int l, cv_call *c, const work_t 
             memcpy(v1 + (size_t)p * H, pqkv + (size_t)r * H3 + 2 * H, H * sizeof(float));
         }
     }
-    return s;
+}
+
+/* Both channels of every call of the batch in one parallel region, then
+ * the cache writes. */
+static cv_status attend_calls(const cv_model *m, int l, const cv_call *calls, int nc, const work_t *w, int nth)
+{
+    int nj = 0;
+    for (int ci = 0, row0 = 0; ci < nc; row0 += calls[ci].n, ci++)
+        call_jobs(m, l, &calls[ci], w, row0, w->jobs, &nj);
+    const cv_status s = cv_attention_jobs(&m->hp, w->jobs, nj, nth);
+    if (s)
+        return s;
+    for (int ci = 0, row0 = 0; ci < nc; row0 += calls[ci].n, ci++)
+        store_kv(m, l, &calls[ci], w, row0);
+    return CV_OK;
 }
 
 /* o0 = g * o0 + (1 - g) * o1 on the rows of frame queries of calls that mix. */
@@ -555,9 +591,7 @@ static cv_status layer_forward(const cv_model *m, const cv_kernels *k, int l, cv
     linear(k, &L->qkv, L->qkv_b, M, w->a, w->qkv, nth);
     if (w->any_plus)
         linear(k, &L->pqkv, L->pqkv_b, M, w->a, w->pqkv, nth);
-    for (int ci = 0, row0 = 0; ci < nc && !s; row0 += calls[ci].n, ci++)
-        s = attend_call(m, l, &calls[ci], w, row0, nth);
-    if (s)
+    if ((s = attend_calls(m, l, calls, nc, w, nth)))
         return s;
     linear(k, &L->dense, L->dense_b, M, w->ctx0, w->o0, nth);
     if (w->any_plus) {
@@ -728,9 +762,10 @@ static cv_status random_alloc(cv_model *m, cv_type t, cv_error *err)
             total += cv_rows_nbytes(t, (size_t)shapes[i][0], (size_t)shapes[i][1]);
         }
     }
-    m->owned = malloc(total);
+    m->owned = total ? cv_alloc_big(total) : NULL;
+    m->owned_bytes = total;
     m->owned_vecs = malloc(8 * (size_t)H * sizeof(float));
-    if (!m->owned || !m->owned_vecs)
+    if ((total && !m->owned) || !m->owned_vecs)
         return cv_error_set(err, CV_ERR_NOMEM, "out of memory for %.2f GB of random weights", (double)total / 1e9);
     char *p = m->owned;
     weight_t *glob[3] = {&m->word, &m->pos, &m->extra};

@@ -121,9 +121,13 @@ done
 # 32 with an f16 scale) moves the outputs by an amount proportional to that
 # roundoff.  Measured on this model (max over full_s2_given and
 # s1_video_guided): f16 hidden 5.6e-3, logits 1.9e-2, argmax 99.9 %;
-# bf16 hidden 5.3e-2, logits 0.15, argmax 98.4 %; q8_0 hidden 0.17,
-# logits 0.49, argmax 96.1 %.  Bounds: about 3x those.
-for spec in "f16 0.02 0.06 0.005" "bf16 0.16 0.45 0.03" "q8_0 0.5 1.5 0.08"; do
+# bf16 hidden 5.3e-2, logits 0.15, argmax 98.4 %.  q8_0 AR steps also
+# round the activations to 8-bit blocks (the integer-dot GEMV and small-batch
+# kernels, kernels.h), so errors grow most on the guided run, where
+# u + (c - u) * alpha amplifies them: logits 0.71, argmax 91.25 % (before
+# activation rounding: 0.49, 96.1 %); hidden 0.17 is still the full
+# forwards' (more than 8 rows keep float activations).  Bounds: about 3x.
+for spec in "f16 0.02 0.06 0.005" "bf16 0.16 0.45 0.03" "q8_0 0.5 2.1 0.25"; do
   set -- $spec
   for r in $QUANT_RUNS; do
     case $r in

@@ -24,6 +24,7 @@
 #include "config.h"
 #endif
 
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -160,6 +161,7 @@ typedef struct {
     double worst_num;                    /* largest error of one call ... */
     char worst_ctx[200];                 /* ... and its parameters */
     double worst;    /* the NMSE reported: the largest over the groups */
+    double worst_ratio; /* q8 kernels: the largest |diff| / its bound */
     int failed;
     char first[320]; /* the first failure, with the parameters to find it */
 } check;
@@ -896,7 +898,7 @@ static void test_gemm(check *ck, const kernel_test *kt, const cv_kernels *want,
             fail(ck, "m=%zu n=%zu k=%zu ldy=%zu: wrote between output rows", s.m, s.n, s.k,
                  s.ldy);
         gemm_split(ck, t, gf, s, x, w, yg);
-        if (!want)
+        if (!want && t != CV_TYPE_Q8_0) /* q8_0's gemv takes quantized x */
             gemm_vs_gemv(ck, t, got, s, x, w, yg);
         GUARDS_OK(ck, &bg, "m=%zu n=%zu k=%zu", s.m, s.n, s.k);
         GUARDS_OK(ck, &bw, "m=%zu n=%zu k=%zu", s.m, s.n, s.k);
@@ -976,6 +978,332 @@ static void test_gemms(check *ck, const kernel_test *kt, const cv_kernels *want,
         GUARDS_OK(ck, &bw, "m=%zu n=%zu k=%zu", s.m, s.n, s.k);
         gbuf_free(&bwt);
         gbuf_free(&bx);
+        gbuf_free(&bw);
+        gbuf_free(&bg);
+    }
+}
+
+/* ------------------------------------------------ q8_0 integer kernels
+ * quantize_q8x must be bit-exact in every twin; gemv_q8_0 / gemms_q8_0 (on
+ * activations quantized by the reference) may differ from the reference
+ * only by the order of their float sums, and are held to the rigorous bound
+ * of that difference, element by element:
+ *
+ * Every implementation computes T = sum_b s_b isum_b, s_b = fl(d_w d_x)
+ * (the same float product everywhere), as a float sum of terms s_b P_bl
+ * where the P_bl are exact integer partial sums of isum_b (the reference
+ * uses P = isum; AVX2 8 lanes, NEON 4).  In such a sum each term passes
+ * through at most D roundings (its product or FMA, the later additions of
+ * its chain, the lane reduction): D <= nb + 1 for the reference, nb + 3 for
+ * AVX2 (hsum of 8 lanes), nb + 2 for NEON.  So (Higham, Accuracy and
+ * Stability, 4.2) |y - T| <= gamma_D sum_bl |s_b P_bl| <= gamma_D S with
+ *     S = sum_b |d_w d_x| sum_j |qw_j qx_j| (1 + u),  gamma_D = D u / (1 - D u),
+ * u = 2^-24, for any order; two implementations differ by at most
+ * 2 gamma_{nb+4} S.  The reference against the double-precision oracle
+ * (dequantized weights times dequantized activations) gets gamma_{nb+3} S
+ * (the oracle's own error, ~nb 2^-53 S, is inside the 1 % margin).
+ * Products that underflow (tiny scales) add at most 2^-130 per block. */
+
+/* Quantized rows in a guarded buffer at a random 4-byte alignment. */
+static cv_block_q8x *qbuf(gbuf *b, rng_t *r, size_t nblocks)
+{
+    return gbuf_new(b, nblocks * sizeof(cv_block_q8x), 4 * rnd_range(r, 0, 7));
+}
+
+/* The exact T (in double) and S of one output, from the block data. */
+static void q8_exact(const void *wrow, const cv_block_q8x *xr, size_t nb, double *t, double *s)
+{
+    double tt = 0, ss = 0;
+    for (size_t b = 0; b < nb; b++) {
+        cv_block_q8_0 wb;
+        memcpy(&wb, (const char *)wrow + b * sizeof wb, sizeof wb);
+        const double dd = (double)cv_f16_to_f32(wb.d) * xr[b].d; /* exact: 11 + 24 bits */
+        long isum = 0, iabs = 0;
+        for (size_t j = 0; j < CV_QK8_0; j++) {
+            const long p = (long)wb.qs[j] * xr[b].qs[j];
+            isum += p;
+            iabs += p < 0 ? -p : p;
+        }
+        tt += dd * (double)isum;
+        ss += fabs(dd) * (double)iabs;
+    }
+    *t = tt;
+    *s = ss;
+}
+
+/* The bound above for depth D over nb blocks. */
+static double q8_bound(double s, size_t nb, size_t depth)
+{
+    const double u = 0x1p-24, g = (double)depth * u / (1 - (double)depth * u);
+    return 1.01 * g * s * (1 + u) + (double)nb * 0x1p-130;
+}
+
+/* One output against its expected value within `bound`; also feeds the
+ * NMSE (reported, and bounded by tolerances.h as a second net) and the
+ * largest |diff| / bound of the run. */
+static void q8_elem(check *ck, errsum *e, double want, float got, double bound, size_t at)
+{
+    const double d = (double)got - want;
+    if (!(fabs(d) <= bound) && !e->bad++)
+        snprintf(e->msg, sizeof e->msg, "element %zu: want %.9g got %.9g: |diff| %.3g > bound %.3g",
+                 at, want, (double)got, fabs(d), bound);
+    if (bound > 0 && fabs(d) / bound > ck->worst_ratio)
+        ck->worst_ratio = fabs(d) / bound;
+    e->num += d * d;
+    e->den += want * want;
+}
+
+/* Activations of test group g (ck->group): 0 uniform in [-1, 1]; 1 blocks
+ * at scales 2^-140 .. 2^emax (subnormal d, dropped blocks, near FLT_MAX for
+ * emax = 127; products need a smaller emax to stay finite),
+ * zero blocks and -0; 2 exact ties: amax = 127 2^e and values (n + 1/2) 2^e,
+ * so x * id = n + 1/2 exactly; 3 like 0 with an inf or NaN in some blocks. */
+static void q8_fill(rng_t *r, int g, float *x, size_t n, int emax)
+{
+    fill_uniform(r, x, n, -1, 1);
+    for (size_t b = 0; g > 0 && b < n / CV_QK8_0; b++) {
+        float *xb = x + b * CV_QK8_0;
+        const size_t pick = rnd_range(r, 0, CV_QK8_0 - 1);
+        if (g == 1) {
+            const int e = (int)rnd_range(r, 0, (size_t)(emax + 140)) - 140;
+            for (size_t j = 0; j < CV_QK8_0; j++)
+                xb[j] = rnd_range(r, 0, 9) == 0 ? -0.0f : ldexpf(xb[j], e);
+            if (rnd_range(r, 0, 7) == 0)
+                memset(xb, 0, CV_QK8_0 * sizeof *xb);
+        } else if (g == 2) {
+            const int e = (int)rnd_range(r, 0, 40) - 20;
+            for (size_t j = 0; j < CV_QK8_0; j++)
+                xb[j] = ldexpf((float)rnd_range(r, 0, 253) - 126.5f, e);
+            xb[pick] = ldexpf(rnd_range(r, 0, 1) ? 127.0f : -127.0f, e);
+        } else if (rnd_range(r, 0, 3) == 0) {
+            const float bad[3] = {INFINITY, -INFINITY, NAN};
+            xb[pick] = bad[rnd_range(r, 0, 2)];
+        }
+    }
+}
+
+/* The reference quantizer's block against its definition, in double:
+ * d = amax / 127 to within one rounding (d = 0 iff that is below FLT_MIN),
+ * |q| <= 127, q within 1/2 (+ the float product's rounding) of x / d, ties
+ * (x / d exactly n + 1/2) to even; non-finite blocks d = NaN, q = 0. */
+static const char *q8_block_wrong(const float *x, const cv_block_q8x *q)
+{
+    double amax = 0;
+    int finite = 1;
+    for (size_t j = 0; j < CV_QK8_0; j++) {
+        finite &= isfinite(x[j]) != 0;
+        amax = fabs((double)x[j]) > amax ? fabs((double)x[j]) : amax;
+    }
+    int zero = 1;
+    for (size_t j = 0; j < CV_QK8_0; j++)
+        zero &= q->qs[j] == 0;
+    if (!finite)
+        return isnan(q->d) && zero ? NULL : "a non-finite block must give d = NaN, q = 0";
+    const double d = q->d, dx = amax / 127;
+    if (d == 0)
+        return dx < (double)FLT_MIN * (1 + 0x1p-23) && zero ? NULL : "d = 0 for a normal amax / 127";
+    if (!(fabs(d - dx) <= dx * 0x1p-24) || d < (double)FLT_MIN)
+        return "d is not amax / 127 rounded once";
+    for (size_t j = 0; j < CV_QK8_0; j++) {
+        const double v = x[j] / d, err = fabs(v - q->qs[j]);
+        if (q->qs[j] < -127 || err > 0.5 + 0x1p-15)
+            return "q is not x / d rounded to nearest";
+        if (err == 0.5 && (q->qs[j] & 1))
+            return "a tie not rounded to even";
+    }
+    return NULL;
+}
+
+/* Hand-computed: amax 127 gives d = 1, so q = nearbyint(x). */
+static void q8_fixed_ties(check *ck, cv_quantize_q8x_fn f)
+{
+    static const float x[8] = {127, 0.5f, 1.5f, 2.5f, -0.5f, -1.5f, -2.5f, 126.5f};
+    static const int8_t want[8] = {127, 0, 2, 2, 0, -2, -2, 126};
+    float in[CV_QK8_0] = {0};
+    cv_block_q8x q;
+    memcpy(in, x, sizeof x);
+    f(in, &q, CV_QK8_0);
+    if (q.d != 1.0f || memcmp(q.qs, want, sizeof want) != 0)
+        fail(ck, "fixed ties block: d = %g, q[1..7] = %d %d %d %d %d %d %d (want 1; 0 2 2 0 -2 -2 126)",
+             (double)q.d, q.qs[1], q.qs[2], q.qs[3], q.qs[4], q.qs[5], q.qs[6], q.qs[7]);
+}
+
+static int q8_same(const cv_block_q8x *a, const cv_block_q8x *b)
+{
+    return bits_of(a->d) == bits_of(b->d) && !memcmp(a->qs, b->qs, sizeof a->qs);
+}
+
+static void test_quantize(check *ck, const kernel_test *kt, const cv_kernels *want,
+                          const cv_kernels *got)
+{
+    (void)kt;
+    q8_fixed_ties(ck, got->quantize_q8x);
+    for (size_t it = 0; it < 4 * (N_EDGE + N_RANDOM); it++) {
+        const int g = (int)(it % 4);
+        const size_t nb = it < 4 ? it : it < 4 * N_EDGE ? edge_sizes[it / 4] / 4 : rnd_range(&ck->rng, 1, 128);
+        const size_t n = nb * CV_QK8_0;
+        gbuf bx, bw, bg;
+        float *x = fbuf(&bx, &ck->rng, n);
+        cv_block_q8x *qw = qbuf(&bw, &ck->rng, nb), *qg = qbuf(&bg, &ck->rng, nb);
+        q8_fill(&ck->rng, g, x, n, 127);
+        got->quantize_q8x(x, qg, n);
+        if (want)
+            want->quantize_q8x(x, qw, n);
+        for (size_t b = 0; b < nb; b++) {
+            const char *why = want ? (q8_same(qw + b, qg + b) ? NULL : "not bit-exact")
+                                   : q8_block_wrong(x + b * CV_QK8_0, qg + b);
+            if (why) {
+                fail(ck, "k=%zu group %d block %zu (d %a): %s", n, g, b, (double)qg[b].d, why);
+                break;
+            }
+        }
+        GUARDS_OK(ck, &bg, "k=%zu", n);
+        GUARDS_OK(ck, &bw, "k=%zu", n);
+        gbuf_free(&bx);
+        gbuf_free(&bw);
+        gbuf_free(&bg);
+    }
+}
+
+/* m rows of random activations (group g, finite), quantized by the
+ * reference into blocks with row stride ldxq. */
+static cv_block_q8x *q8_rows(gbuf *b, rng_t *r, const cv_kernels *ref, int g, size_t m,
+                             size_t k, size_t ldxq)
+{
+    const size_t nb = k / CV_QK8_0;
+    cv_block_q8x *xq = qbuf(b, r, m ? (m - 1) * ldxq + nb : 0);
+    float *x = malloc((k ? k : 1) * sizeof *x);
+    for (size_t i = 0; i < m && x; i++) {
+        q8_fill(r, g, x, k, 100); /* |y| < 2^100 * 1024 * 2.6 */
+        ref->quantize_q8x(x, xq + i * ldxq, k);
+    }
+    free(x);
+    return xq;
+}
+
+/* Y [m, n] (stride ldy) against the oracle (ref == NULL: got is the
+ * reference, depth nb + 3) or against ref's Y (yw, twins: 2 gamma_{nb+4}). */
+static void q8_compare(check *ck, gemm_shape s, size_t ldxq, const void *w,
+                       const cv_block_q8x *xq, const float *yw, const float *yg)
+{
+    const size_t nb = s.k / CV_QK8_0;
+    const size_t row_bytes = cv_rows_nbytes(CV_TYPE_Q8_0, 1, s.k);
+    errsum e = {0};
+    for (size_t i = 0; i < s.m; i++)
+        for (size_t r = 0; r < s.n; r++) {
+            double t, sum;
+            q8_exact((const char *)w + r * row_bytes, xq + i * ldxq, nb, &t, &sum);
+            const double want = yw ? (double)yw[i * s.ldy + r] : t;
+            const double bound = yw ? 2 * q8_bound(sum, nb, nb + 4) : q8_bound(sum, nb, nb + 3);
+            q8_elem(ck, &e, want, yg[i * s.ldy + r], bound, i * s.n + r);
+        }
+    err_done(ck, &e, "m=%zu n=%zu k=%zu ldxq=%zu ldy=%zu", s.m, s.n, s.k, ldxq, s.ldy);
+}
+
+static void test_gemvq(check *ck, const kernel_test *kt, const cv_kernels *want,
+                       const cv_kernels *got)
+{
+    const cv_kernels *ref = want ? want : got;
+    for (size_t it = 0; it < N_EDGE_ROWS + 12; it++) {
+        const size_t rows = it < N_EDGE_ROWS ? edge_rows[it] : rnd_range(&ck->rng, 1, 300);
+        /* cols: 0, 32, then odd and even multiples of 32 up to 1024 */
+        const size_t cols = it == 1 ? 0 : it == 2 ? CV_QK8_0 : rand_cols(&ck->rng, kt->type, 1024);
+        const gemm_shape s = {1, rows, cols, cols, rows};
+        ck->group = it % 3; /* the finite groups */
+        gbuf bwt, bq, bw, bg, bs;
+        const void *w = make_weights(&bwt, &ck->rng, CV_TYPE_Q8_0, rows, cols);
+        const cv_block_q8x *xq = q8_rows(&bq, &ck->rng, ref, ck->group, 1, cols, cols / CV_QK8_0);
+        float *yw = fbuf(&bw, &ck->rng, rows), *yg = fbuf(&bg, &ck->rng, rows);
+        float *ys = fbuf(&bs, &ck->rng, rows);
+        if (want)
+            want->gemv_q8_0(rows, cols, w, xq, yw);
+        got->gemv_q8_0(rows, cols, w, xq, yg);
+        q8_compare(ck, s, 0, w, xq, want ? yw : NULL, yg);
+        /* rows [0, a) and [a, rows) in two calls: the same bits */
+        const size_t a = rnd_range(&ck->rng, 0, rows);
+        got->gemv_q8_0(a, cols, w, xq, ys);
+        got->gemv_q8_0(rows - a, cols, (const char *)w + cv_rows_nbytes(CV_TYPE_Q8_0, a, cols),
+                       xq, ys + a);
+        char what[96];
+        snprintf(what, sizeof what, "rows=%zu cols=%zu split at %zu vs one call", rows, cols, a);
+        require_bitequal(ck, yg, ys, rows, what);
+        GUARDS_OK(ck, &bg, "rows=%zu cols=%zu", rows, cols);
+        GUARDS_OK(ck, &bw, "rows=%zu cols=%zu", rows, cols);
+        GUARDS_OK(ck, &bs, "rows=%zu cols=%zu split", rows, cols);
+        gbuf_free(&bwt);
+        gbuf_free(&bq);
+        gbuf_free(&bw);
+        gbuf_free(&bg);
+        gbuf_free(&bs);
+    }
+}
+
+/* The q8 small-m checks that need no expected values: the same bits when
+ * the weight rows or the activation rows are split over two calls, for
+ * each activation row alone (m = 1), and from the table's GEMV (kernels.h:
+ * gemv_q8_0 and gemms_q8_0 compute an element alike). */
+static void q8_invariances(check *ck, const cv_kernels *k, gemm_shape s, const cv_block_q8x *xq,
+                           size_t ldxq, const void *w, const float *ref)
+{
+    const size_t ysz = s.m ? (s.m - 1) * s.ldy + s.n : 0;
+    gbuf bs, br;
+    float *ys = fbuf(&bs, &ck->rng, ysz), *row = fbuf(&br, &ck->rng, s.n);
+    const size_t a = rnd_range(&ck->rng, 0, s.n), b = rnd_range(&ck->rng, 0, s.m);
+    const char *wa = (const char *)w + cv_rows_nbytes(CV_TYPE_Q8_0, a, s.k);
+    char what[128];
+    k->gemms_q8_0(s.m, a, s.k, xq, ldxq, w, ys, s.ldy);
+    k->gemms_q8_0(s.m, s.n - a, s.k, xq, ldxq, wa, ys + a, s.ldy);
+    snprintf(what, sizeof what, "m=%zu n=%zu k=%zu: weight rows split at %zu", s.m, s.n, s.k, a);
+    require_bitequal(ck, ref, ys, ysz, what);
+    k->gemms_q8_0(b, s.n, s.k, xq, ldxq, w, ys, s.ldy);
+    k->gemms_q8_0(s.m - b, s.n, s.k, xq + b * ldxq, ldxq, w, ys + b * s.ldy, s.ldy);
+    snprintf(what, sizeof what, "m=%zu n=%zu k=%zu: activation rows split at %zu", s.m, s.n, s.k, b);
+    require_bitequal(ck, ref, ys, ysz, what);
+    for (size_t i = 0; i < s.m; i++) {
+        k->gemms_q8_0(1, s.n, s.k, xq + i * ldxq, ldxq, w, row, s.ldy);
+        snprintf(what, sizeof what, "m=%zu n=%zu k=%zu: row %zu alone", s.m, s.n, s.k, i);
+        require_bitequal(ck, ref + i * s.ldy, row, s.n, what);
+        k->gemv_q8_0(s.n, s.k, w, xq + i * ldxq, row);
+        snprintf(what, sizeof what, "m=%zu n=%zu k=%zu: row %zu vs gemv", s.m, s.n, s.k, i);
+        require_bitequal(ck, ref + i * s.ldy, row, s.n, what);
+    }
+    GUARDS_OK(ck, &bs, "m=%zu n=%zu k=%zu split", s.m, s.n, s.k);
+    GUARDS_OK(ck, &br, "m=%zu n=%zu k=%zu rows alone", s.m, s.n, s.k);
+    gbuf_free(&bs);
+    gbuf_free(&br);
+}
+
+static void test_gemmsq(check *ck, const kernel_test *kt, const cv_kernels *want,
+                        const cv_kernels *got)
+{
+    const cv_kernels *ref = want ? want : got;
+    for (size_t it = 0; it < N_EDGE_ROWS + 12; it++) {
+        gemm_shape s = gemms_pick(ck, kt->type, it);
+        if (it % 8 == 7) { /* long rows, k of 12288 .. 20480 (the model's MLP: 12288) */
+            s.k = CV_QK8_0 * rnd_range(&ck->rng, 384, 640);
+            s.n = rnd_range(&ck->rng, 1, 9);
+            s.ldx = s.k;
+            s.ldy = s.n + rnd_range(&ck->rng, 0, 5);
+        }
+        const size_t ldxq = s.k / CV_QK8_0 + rnd_range(&ck->rng, 0, 3);
+        const size_t ysz = s.m ? (s.m - 1) * s.ldy + s.n : 0;
+        ck->group = it % 3;
+        gbuf bwt, bq, bw, bg;
+        const void *w = make_weights(&bwt, &ck->rng, CV_TYPE_Q8_0, s.n, s.k);
+        const cv_block_q8x *xq = q8_rows(&bq, &ck->rng, ref, ck->group, s.m, s.k, ldxq);
+        float *yw = fbuf(&bw, &ck->rng, ysz), *yg = fbuf(&bg, &ck->rng, ysz);
+        if (want)
+            want->gemms_q8_0(s.m, s.n, s.k, xq, ldxq, w, yw, s.ldy);
+        got->gemms_q8_0(s.m, s.n, s.k, xq, ldxq, w, yg, s.ldy);
+        q8_compare(ck, s, ldxq, w, xq, want ? yw : NULL, yg);
+        if (!gaps_intact(yg, s.m, s.n, s.ldy) || !gaps_intact(yw, s.m, s.n, s.ldy))
+            fail(ck, "m=%zu n=%zu k=%zu ldy=%zu: wrote between output rows", s.m, s.n, s.k,
+                 s.ldy);
+        q8_invariances(ck, got, s, xq, ldxq, w, yg);
+        GUARDS_OK(ck, &bg, "m=%zu n=%zu k=%zu", s.m, s.n, s.k);
+        GUARDS_OK(ck, &bw, "m=%zu n=%zu k=%zu", s.m, s.n, s.k);
+        gbuf_free(&bwt);
+        gbuf_free(&bq);
         gbuf_free(&bw);
         gbuf_free(&bg);
     }
@@ -1105,6 +1433,7 @@ typedef struct {
     void *w[4];  /* gemv weights [BENCH_ROWS, BENCH_COLS] per type */
     void *gw[4]; /* gemm weights [BENCH_N, BENCH_K] per type */
     float *gx, *gy;
+    cv_block_q8x *xq, *gxq; /* a and gx quantized (q8_0 gemv / gemms) */
     volatile float sink;
 } bench_data;
 
@@ -1176,6 +1505,13 @@ static void bench_call(const kernel_test *kt, const cv_kernels *k, bench_data *d
         k->f16_to_f32(d->y, d->h, n);
     else if (!strcmp(s, "bf16_to_f32"))
         k->bf16_to_f32(d->y, d->h, n);
+    else if (!strcmp(s, "quantize_q8x"))
+        k->quantize_q8x(d->a, d->xq, n);
+    else if (!strcmp(s, "gemv_q8_0")) /* on quantized x: the quantizer is timed above */
+        k->gemv_q8_0(BENCH_ROWS, BENCH_COLS, d->w[ti], d->xq, d->y);
+    else if (!strcmp(s, "gemms_q8_0"))
+        k->gemms_q8_0(BENCH_SMALL_M, BENCH_N, BENCH_K, d->gxq, BENCH_K / CV_QK8_0, d->gw[ti],
+                      d->gy, BENCH_N);
     else if (!strncmp(s, "gemv", 4))
         cv_gemv_kernel(k, kt->type)(BENCH_ROWS, BENCH_COLS, d->w[ti], d->a, d->y);
     else if (!strncmp(s, "gemms", 5)) /* AR decode of BENCH_SMALL_M sequences */
@@ -1412,7 +1748,8 @@ static const kernel_test tests[] = {
     {"gemv_f32", SLOT(gemv_f32), CV_TYPE_F32, test_gemv},
     {"gemv_f16", SLOT(gemv_f16), CV_TYPE_F16, test_gemv},
     {"gemv_bf16", SLOT(gemv_bf16), CV_TYPE_BF16, test_gemv},
-    {"gemv_q8_0", SLOT(gemv_q8_0), CV_TYPE_Q8_0, test_gemv},
+    {"quantize_q8x", SLOT(quantize_q8x), CV_TYPE_Q8_0, test_quantize},
+    {"gemv_q8_0", SLOT(gemv_q8_0), CV_TYPE_Q8_0, test_gemvq},
     {"gemm_f32", SLOT(gemm_f32), CV_TYPE_F32, test_gemm},
     {"gemm_f16", SLOT(gemm_f16), CV_TYPE_F16, test_gemm},
     {"gemm_bf16", SLOT(gemm_bf16), CV_TYPE_BF16, test_gemm},
@@ -1420,15 +1757,19 @@ static const kernel_test tests[] = {
     {"gemms_f32", SLOT(gemms_f32), CV_TYPE_F32, test_gemms},
     {"gemms_f16", SLOT(gemms_f16), CV_TYPE_F16, test_gemms},
     {"gemms_bf16", SLOT(gemms_bf16), CV_TYPE_BF16, test_gemms},
-    {"gemms_q8_0", SLOT(gemms_q8_0), CV_TYPE_Q8_0, test_gemms},
+    {"gemms_q8_0", SLOT(gemms_q8_0), CV_TYPE_Q8_0, test_gemmsq},
 };
 #define N_TESTS (sizeof tests / sizeof tests[0])
 
-/* The SIMD levels, each tested against the reference on its own. */
+/* The SIMD levels, each tested against the reference on its own.  flag:
+ * the CV_CPU_* bits the level needs (a rung includes the ones below it);
+ * below: the level under it, whose twins it inherits and does not retest. */
 static const struct {
     const char *name;
-    unsigned flag;
-} levels[] = {{"avx2", CV_CPU_AVX2}, {"neon", CV_CPU_NEON}};
+    unsigned flag, below;
+} levels[] = {{"avx2", CV_CPU_AVX2, 0},
+              {"avx512", CV_CPU_AVX2 | CV_CPU_AVX512, CV_CPU_AVX2},
+              {"neon", CV_CPU_NEON, 0}};
 #define N_LEVELS (sizeof levels / sizeof levels[0])
 
 static int slot_differs(const cv_kernels *a, const cv_kernels *b, size_t slot)
@@ -1467,11 +1808,14 @@ static check check_new(const run_state *rs, const char *name, const char *level)
 
 static void report(run_state *rs, const check *ck, const char *level)
 {
-    char err[64];
+    char err[96];
     if (ck->tol == 0)
         snprintf(err, sizeof err, "%s", ck->failed ? "(must be bit-exact)" : "bit-exact");
     else
         snprintf(err, sizeof err, "nmse %.1e (max %.0e)", ck->worst, ck->tol);
+    if (ck->worst_ratio > 0) /* q8: the largest |diff| as a fraction of its bound */
+        snprintf(err + strlen(err), sizeof err - strlen(err), ", |diff| <= %.2g bound",
+                 ck->worst_ratio);
     printf("  %-14s %-5s %-7s %s\n", ck->name, level, ck->failed ? "FAILED" : "ok", err);
     if (ck->failed)
         printf("      %d failure(s); first: %s\n", ck->failed, ck->first);
@@ -1496,8 +1840,32 @@ static void run_level(run_state *rs, const char *level, const cv_kernels *want,
     }
 }
 
+/* What cv_gemv (gemv != 0, m = 1) / cv_gemm_kernels compute, as ONE
+ * single-threaded kernel call: gemv, gemms for m <= 8, gemm above; for
+ * q8_0 the GEMV and gemms on the activations quantized first. */
+static void direct_gemm(const cv_kernels *k, cv_type t, size_t m, size_t n, size_t kd,
+                        const float *x, size_t ldx, const void *w, float *y, size_t ldy, int gemv)
+{
+    if (t == CV_TYPE_Q8_0 && m <= CV_LINEAR_SMALL_M) {
+        const size_t nb = kd / CV_QK8_0;
+        cv_block_q8x *xq = xmalloc((m * nb != 0 ? m * nb : 1) * sizeof *xq);
+        for (size_t i = 0; i < m; i++)
+            k->quantize_q8x(x + i * ldx, xq + i * nb, kd);
+        if (gemv)
+            k->gemv_q8_0(n, kd, w, xq, y);
+        else
+            k->gemms_q8_0(m, n, kd, xq, nb, w, y, ldy);
+        free(xq);
+    } else if (gemv) {
+        cv_gemv_kernel(k, t)(n, kd, w, x, y);
+    } else {
+        (m <= CV_LINEAR_SMALL_M ? cv_gemms_kernel(k, t) : cv_gemm_kernel(k, t))(m, n, kd, x, ldx,
+                                                                              w, y, ldy);
+    }
+}
+
 /* cv_gemv / cv_gemm with 1, 2 and 3 threads: bit-identical, and (apart from
- * the BLAS path) identical to one kernel call: gemms for m <= 8, gemm above. */
+ * the BLAS path) identical to one kernel call (direct_gemm). */
 static void threads_case(check *ck, const cv_kernels *k, cv_type t, size_t m)
 {
     rng_t *r = &ck->rng;
@@ -1505,7 +1873,6 @@ static void threads_case(check *ck, const cv_kernels *k, cv_type t, size_t m)
     const size_t rows = 2 * CV_LINEAR_BLAS_CHUNK + rnd_range(r, 1, CV_LINEAR_BLAS_CHUNK);
     const size_t cols = CV_QK8_0 * rnd_range(r, 1, 8);
     const size_t ld = cols + 3, ldy = rows + 1;
-    const cv_gemm_fn kern = m <= CV_LINEAR_SMALL_M ? cv_gemms_kernel(k, t) : cv_gemm_kernel(k, t);
     void *w = xmalloc(cv_rows_nbytes(t, rows, cols));
     float *x = xmalloc(m * ld * sizeof *x), *y[4];
     fill_weights(r, t, w, rows, cols);
@@ -1513,7 +1880,7 @@ static void threads_case(check *ck, const cv_kernels *k, cv_type t, size_t m)
     for (int i = 0; i < 4; i++)
         y[i] = xmalloc(m * ldy * sizeof *y[i]);
     char what[96];
-    cv_gemv_kernel(k, t)(rows, cols, w, x, y[0]);
+    direct_gemm(k, t, 1, rows, cols, x, ld, w, y[0], ldy, 1);
     for (int nt = 1; nt <= 3; nt++) {
         cv_gemv(k, t, rows, cols, w, x, y[nt], nt);
         snprintf(what, sizeof what, "cv_gemv %s rows=%zu cols=%zu, %d thread(s) vs kernel",
@@ -1528,7 +1895,7 @@ static void threads_case(check *ck, const cv_kernels *k, cv_type t, size_t m)
             require_bitequal(ck, y[1] + i * ldy, y[nt] + i * ldy, rows, what);
     }
     cv_gemm_kernels(k, t, m, rows, cols, x, ld, w, y[2], ldy, 2);
-    kern(m, rows, cols, x, ld, w, y[0], ldy);
+    direct_gemm(k, t, m, rows, cols, x, ld, w, y[0], ldy, 0);
     snprintf(what, sizeof what, "cv_gemm_kernels %s m=%zu n=%zu k=%zu vs kernel", type_name(t),
              m, rows, cols);
     for (size_t i = 0; i < m; i++)
@@ -1578,6 +1945,10 @@ static void bench_kernels(const run_state *rs, const cv_kernels *ref, rng_t *r)
     fill_uniform(r, d.gx, (size_t)BENCH_M * BENCH_K, -1, 1);
     for (size_t i = 0; i < BENCH_VEC; i++)
         d.h[i] = cv_f32_to_f16(d.a[i]);
+    d.xq = xmalloc(BENCH_VEC / CV_QK8_0 * sizeof *d.xq);
+    d.gxq = xmalloc((size_t)BENCH_M * BENCH_K / CV_QK8_0 * sizeof *d.gxq);
+    ref->quantize_q8x(d.a, d.xq, BENCH_VEC);
+    ref->quantize_q8x(d.gx, d.gxq, (size_t)BENCH_M * BENCH_K); /* rows of whole blocks */
     for (int ti = 0; ti < 4; ti++) {
         d.w[ti] = bench_weights(r, all_types[ti], BENCH_ROWS, BENCH_COLS);
         d.gw[ti] = bench_weights(r, all_types[ti], BENCH_N, BENCH_K);
@@ -1587,7 +1958,7 @@ static void bench_kernels(const run_state *rs, const cv_kernels *ref, rng_t *r)
            BENCH_M, BENCH_N, BENCH_K, BENCH_SMALL_M);
     printf("  %-14s %12s", "kernel", "ref");
     for (size_t l = 0; l < N_LEVELS; l++)
-        if (cv_cpu_flags() & cv_isa_compiled() & levels[l].flag)
+        if ((cv_cpu_flags() & cv_isa_compiled() & levels[l].flag) == levels[l].flag)
             printf(" %12s %8s", levels[l].name, "speedup");
     printf("\n");
     for (size_t i = 0; i < N_TESTS; i++) {
@@ -1597,7 +1968,7 @@ static void bench_kernels(const run_state *rs, const cv_kernels *ref, rng_t *r)
         const double t_ref = bench_ns(kt, ref, &d);
         printf("  %-14s %12.1f", kt->name, t_ref);
         for (size_t l = 0; l < N_LEVELS; l++) {
-            if (!(cv_cpu_flags() & cv_isa_compiled() & levels[l].flag))
+            if ((cv_cpu_flags() & cv_isa_compiled() & levels[l].flag) != levels[l].flag)
                 continue;
             cv_kernels k;
             cv_kernels_init(&k, levels[l].flag);
@@ -1616,6 +1987,8 @@ static void bench_kernels(const run_state *rs, const cv_kernels *ref, rng_t *r)
     free(d.h);
     free(d.gx);
     free(d.gy);
+    free(d.xq);
+    free(d.gxq);
     for (int ti = 0; ti < 4; ti++) {
         free(d.w[ti]);
         free(d.gw[ti]);
@@ -1642,8 +2015,8 @@ static void print_header(const run_state *rs)
     for (size_t l = 0; l < N_LEVELS; l++)
         if ((have | built) & levels[l].flag)
             printf(", %s (%s, %s)", levels[l].name,
-                   built & levels[l].flag ? "compiled" : "not compiled",
-                   have & levels[l].flag ? "CPU has it" : "CPU lacks it");
+                   (built & levels[l].flag) == levels[l].flag ? "compiled" : "not compiled",
+                   (have & levels[l].flag) == levels[l].flag ? "CPU has it" : "CPU lacks it");
 #ifdef _OPENMP
     printf("; OpenMP, %d threads", omp_get_max_threads());
 #else
@@ -1705,16 +2078,25 @@ int main(int argc, char **argv)
     int tested = 0;
     for (size_t l = 0; l < N_LEVELS; l++) {
         const unsigned f = levels[l].flag;
-        if (!(cv_isa_compiled() & f) || !(cv_cpu_flags() & f))
+        if ((cv_isa_compiled() & f) != f || (cv_cpu_flags() & f) != f) {
+            printf("\n%s: skipped (%s)\n", levels[l].name,
+                   (cv_isa_compiled() & f) != f ? "not compiled in" : "this CPU lacks it");
             continue;
-        cv_kernels k;
+        }
+        cv_kernels k, below, own;
         cv_kernels_init(&k, f);
+        cv_kernels_init(&below, levels[l].below);
+        own = k; /* the slots k inherits from the level below, reset to the reference */
         int differ = 0;
-        for (size_t i = 0; i < N_TESTS; i++)
-            differ += slot_differs(&ref, &k, tests[i].slot);
-        printf("\n%s: %d of %zu kernels differ from the reference; each against it\n",
+        for (size_t i = 0; i < N_TESTS; i++) {
+            const size_t sl = tests[i].slot;
+            if (levels[l].below && !slot_differs(&k, &below, sl))
+                memcpy((char *)&own + sl, (const char *)&ref + sl, sizeof(cv_dot_fn));
+            differ += slot_differs(&ref, &own, sl);
+        }
+        printf("\n%s: %d of %zu kernels are its own twins; each against the reference\n",
                levels[l].name, differ, N_TESTS);
-        run_level(&rs, levels[l].name, &ref, &k);
+        run_level(&rs, levels[l].name, &ref, &own);
         run_threads(&rs, levels[l].name, &k);
         tested++;
     }

@@ -64,17 +64,26 @@ static const cv_tolerance cv_tolerances[] = {
     {"gemv_f32", 1e-10},
     {"gemv_f16", 1e-10},
     {"gemv_bf16", 1e-10},
-    {"gemv_q8_0", 1e-10},
     {"gemm_f32", 1e-10},
     {"gemm_f16", 1e-10},
     {"gemm_bf16", 1e-10},
     {"gemm_q8_0", 1e-10},
-    /* small-m gemms: the same dot products (k <= 1024), one 8-lane chain
-     * per output: as gemv */
+    /* small-m gemms: the same dot products (k <= 1024), one 8-lane (AVX2,
+     * NEON) or 16-lane (AVX-512) chain per output: as gemv */
     {"gemms_f32", 1e-10},
     {"gemms_f16", 1e-10},
     {"gemms_bf16", 1e-10},
+    /* q8_0 on quantized activations (kernels.h): only the float sums'
+     * order differs; test_kernels.c also holds every element to the
+     * rigorous bound 2 gamma_{nb+4} S of that difference (reference vs
+     * oracle: gamma_{nb+3} S), so this NMSE line is a second net.  Over
+     * 100 seeds: NMSE <= 3.4e-13 (AVX2 gemms with k up to 20480; reference
+     * vs oracle 1.9e-13; NEON under qemu 1.9e-13), |diff| <= 0.27 of the
+     * bound; a scale taken from the wrong row measured NMSE 7e-2 */
+    {"gemv_q8_0", 1e-10},
     {"gemms_q8_0", 1e-10},
+    /* float -> int8 blocks, the same IEEE operations in every twin */
+    {"quantize_q8x", 0},
 };
 
 #endif

@@ -20,10 +20,12 @@ decl_cvt_fn(cv_bf16_to_f32_neon);
 decl_gemv_fn(cv_gemv_f32_neon);
 decl_gemv_fn(cv_gemv_f16_neon);
 decl_gemv_fn(cv_gemv_bf16_neon);
-decl_gemv_fn(cv_gemv_q8_0_neon);
 decl_gemm_fn(cv_gemm_f32_neon);
 decl_gemm_fn(cv_gemm_f16_neon);
 decl_gemm_fn(cv_gemm_bf16_neon);
 decl_gemm_fn(cv_gemm_q8_0_neon);
+decl_quantize_q8x_fn(cv_quantize_q8x_neon);
+decl_gemvq_fn(cv_gemv_q8x_neon);
+decl_gemmsq_fn(cv_gemms_q8x_neon);
 
 #endif

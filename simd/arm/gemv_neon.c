@@ -1,4 +1,5 @@
-/* gemv_neon.c — NEON twins of y = W x for f32, f16, bf16 and q8_0 weights.
+/* gemv_neon.c — NEON twins of y = W x for f32, f16 and bf16 weights (q8_0,
+ * with integer dot products, is in q8_neon.c).
  *
  * Four rows at a time share every load of x.  A row's value comes out of
  * the same operations whether it is one of a group of four or on its own
@@ -113,54 +114,4 @@ void cv_gemv_f16_neon(size_t rows, size_t cols, const void *w, const float *x, f
 void cv_gemv_bf16_neon(size_t rows, size_t cols, const void *w, const float *x, float *y)
 {
     gemv_any(rows, cols, w, sizeof(uint16_t), x, y, load8_bf16, tail8_bf16);
-}
-
-/* sum_j q[j] x[j] over one block, before the block scale is applied */
-static inline float32x4_t q8_0_block_dot(const unsigned char *blk, const float32x4_t xv[8])
-{
-    float32x4_t q[8];
-    cv_neon_q8_0_quants(blk, q);
-    float32x4_t s0 = vmulq_f32(q[0], xv[0]), s1 = vmulq_f32(q[1], xv[1]);
-    CV_UNROLL
-    for (int j = 2; j < 8; j += 2) {
-        s0 = vfmaq_f32(s0, q[j], xv[j]);
-        s1 = vfmaq_f32(s1, q[j + 1], xv[j + 1]);
-    }
-    return vaddq_f32(s0, s1);
-}
-
-/* q8_0 counterpart of rows_dot: acc += d * (block dot), block by block */
-static CV_ALWAYS_INLINE void q8_0_rows(int nr, size_t nb, const unsigned char *w,
-                                       size_t row_bytes, const float *x, float *y)
-{
-    float32x4_t acc[4];
-    CV_UNROLL
-    for (int r = 0; r < nr; r++)
-        acc[r] = vdupq_n_f32(0.0f);
-    for (size_t b = 0; b < nb; b++) {
-        float32x4_t xv[8];
-        CV_UNROLL
-        for (int j = 0; j < 8; j++)
-            xv[j] = vld1q_f32(x + b * CV_QK8_0 + 4 * j);
-        CV_UNROLL
-        for (int r = 0; r < nr; r++) {
-            const unsigned char *blk = cv_neon_q8_0_block(w + r * row_bytes, b);
-            acc[r] = vfmaq_n_f32(acc[r], q8_0_block_dot(blk, xv), cv_neon_q8_0_scale(blk));
-        }
-    }
-    CV_UNROLL
-    for (int r = 0; r < nr; r++)
-        y[r] = vaddvq_f32(acc[r]);
-}
-
-void cv_gemv_q8_0_neon(size_t rows, size_t cols, const void *w, const float *x, float *y)
-{
-    const unsigned char *wb = w;
-    size_t nb = cols / CV_QK8_0;
-    size_t row_bytes = nb * sizeof(cv_block_q8_0);
-    size_t r = 0;
-    for (; r + 4 <= rows; r += 4)
-        q8_0_rows(4, nb, wb + r * row_bytes, row_bytes, x, y + r);
-    for (; r < rows; r++)
-        q8_0_rows(1, nb, wb + r * row_bytes, row_bytes, x, y + r);
 }

@@ -23,17 +23,19 @@ void cv_kernels_init_arm(cv_kernels *k, unsigned flags)
     k->gemv_f32 = cv_gemv_f32_neon;
     k->gemv_f16 = cv_gemv_f16_neon;
     k->gemv_bf16 = cv_gemv_bf16_neon;
-    k->gemv_q8_0 = cv_gemv_q8_0_neon;
     k->gemm_f32 = cv_gemm_f32_neon;
     k->gemm_f16 = cv_gemm_f16_neon;
     k->gemm_bf16 = cv_gemm_bf16_neon;
     k->gemm_q8_0 = cv_gemm_q8_0_neon;
-    /* No NEON small-m GEMM yet: the packing GEMM keeps its slots, as it
-     * meets their contract (each element one FMA chain over k in order,
-     * whatever m and the other rows) and, unlike the reference, is vectorised. */
+    /* No NEON small-m GEMM for f32/f16/bf16 yet: the packing GEMM keeps
+     * their slots, as it meets their contract (each element one FMA chain
+     * over k in order, whatever m and the other rows) and, unlike the
+     * reference, is vectorised.  q8_0 has its integer kernels (q8_neon.c). */
     k->gemms_f32 = cv_gemm_f32_neon;
     k->gemms_f16 = cv_gemm_f16_neon;
     k->gemms_bf16 = cv_gemm_bf16_neon;
-    k->gemms_q8_0 = cv_gemm_q8_0_neon;
+    k->quantize_q8x = cv_quantize_q8x_neon;
+    k->gemv_q8_0 = cv_gemv_q8x_neon;
+    k->gemms_q8_0 = cv_gemms_q8x_neon;
     k->isa = CV_ISA_NEON;
 }

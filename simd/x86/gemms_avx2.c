@@ -1,5 +1,5 @@
 /* gemms_avx2.c — AVX2+FMA+F16C twins of the small-m GEMM Y = X W^T (AR
- * decode of 2..8 sequences) for f32, f16, bf16 and q8_0 weights.
+ * decode of 2..8 sequences) for f32, f16 and bf16 weights (q8_0: q8_avx2.c).
  *
  * gemm_avx2.c packs every weight panel (widen + transpose) per call, which
  * for a few activation rows costs far more than the math (measured on the
@@ -41,12 +41,6 @@ static inline __m256 load_x(const float *xi, size_t rem)
     return v;
 }
 
-/* 8 weights d * q[j..j+8) of the q8_0 block at blk (d*q is exact) */
-static inline __m256 q8_w8(const unsigned char *blk, __m256 d, size_t j)
-{
-    return _mm256_mul_ps(d, cv_avx2_load_i8(cv_avx2_q8_qs(blk) + j));
-}
-
 /* a<j><i> += w<j> * X[i, c..c+8) for j < nr, i < mb.  Named variables, not
  * an array: GCC -O2 kept an array of accumulators on the stack (measured
  * 1.4x slower at m = 8). */
@@ -66,8 +60,7 @@ static inline __m256 q8_w8(const unsigned char *blk, __m256 d, size_t j)
     } while (0)
 
 /* Y[i, r0 + j] for j < nr (1 or 2), i < mb (1..MB), nr and mb constants
- * after inlining.  w0 is row r0; w1 = row r0 + 1 (read only when nr == 2).
- * q8_0 (k a multiple of 32) converts each block's scale once. */
+ * after inlining.  w0 is row r0; w1 = row r0 + 1 (read only when nr == 2). */
 static inline __attribute__((always_inline)) void block(cv_type t, size_t nr, size_t mb,
                                                         size_t k, const float *x, size_t ldx,
                                                         const void *w0, const void *w1, float *y,
@@ -76,37 +69,18 @@ static inline __attribute__((always_inline)) void block(cv_type t, size_t nr, si
     const __m256 z = _mm256_setzero_ps();
     __m256 a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
     size_t c = 0, rem = 8;
-    if (t == CV_TYPE_Q8_0) {
-        const unsigned char *b0 = w0, *b1 = w1;
-        for (size_t cb = 0; cb < k; cb += CV_QK8_0) {
-            const size_t off = cb / CV_QK8_0 * CV_Q8_0_BYTES;
-            const __m256 d0 = cv_avx2_q8_scale(b0 + off);
-            const __m256 d1 = nr > 1 ? cv_avx2_q8_scale(b1 + off) : z;
-            if (2 * off + 64 < npf) { /* next 2 rows: 2 x 34 bytes per block */
-                _mm_prefetch(pf + 2 * off, _MM_HINT_T0);
-                _mm_prefetch(pf + 2 * off + 64, _MM_HINT_T0);
-            }
-            for (size_t j = 0; j < CV_QK8_0; j += 8) {
-                const __m256 w0v = q8_w8(b0 + off, d0, j);
-                const __m256 w1v = nr > 1 ? q8_w8(b1 + off, d1, j) : z;
-                c = cb + j;
-                CV_FMA_ALL();
-            }
-        }
-    } else {
-        const size_t elt = t == CV_TYPE_F32 ? sizeof(float) : sizeof(uint16_t);
-        for (; c + 8 <= k; c += 8) {
-            if (2 * c * elt < npf) /* next 2 rows: 2 x 8 weights per step */
-                _mm_prefetch(pf + 2 * c * elt, _MM_HINT_T0);
-            const __m256 w0v = cv_avx2_load_w8(t, w0, c), w1v = nr > 1 ? cv_avx2_load_w8(t, w1, c) : z;
-            CV_FMA_ALL();
-        }
-        if (c < k) { /* the ragged tail, zero-filled weights and masked x */
-            rem = k - c;
-            const __m256 w0v = cv_avx2_load_w_part(t, w0, c, rem);
-            const __m256 w1v = nr > 1 ? cv_avx2_load_w_part(t, w1, c, rem) : z;
-            CV_FMA_ALL();
-        }
+    const size_t elt = t == CV_TYPE_F32 ? sizeof(float) : sizeof(uint16_t);
+    for (; c + 8 <= k; c += 8) {
+        if (2 * c * elt < npf) /* next 2 rows: 2 x 8 weights per step */
+            _mm_prefetch(pf + 2 * c * elt, _MM_HINT_T0);
+        const __m256 w0v = cv_avx2_load_w8(t, w0, c), w1v = nr > 1 ? cv_avx2_load_w8(t, w1, c) : z;
+        CV_FMA_ALL();
+    }
+    if (c < k) { /* the ragged tail, zero-filled weights and masked x */
+        rem = k - c;
+        const __m256 w0v = cv_avx2_load_w_part(t, w0, c, rem);
+        const __m256 w1v = nr > 1 ? cv_avx2_load_w_part(t, w1, c, rem) : z;
+        CV_FMA_ALL();
     }
     const __m256 acc[2][MB] = {{a00, a01, a02, a03}, {a10, a11, a12, a13}};
     for (size_t i = 0; i < mb; i++)
@@ -150,9 +124,7 @@ static inline __attribute__((always_inline)) void gemms_typed(cv_type t, size_t 
                                                               size_t ldx, const void *w,
                                                               float *y, size_t ldy)
 {
-    const size_t row_bytes = t == CV_TYPE_Q8_0   ? k / CV_QK8_0 * CV_Q8_0_BYTES
-                             : t == CV_TYPE_F32 ? k * sizeof(float)
-                                                 : k * sizeof(uint16_t);
+    const size_t row_bytes = t == CV_TYPE_F32 ? k * sizeof(float) : k * sizeof(uint16_t);
     const char *wb = w;
     for (size_t r = 0; r < n; r += 2) {
         const size_t nr = n - r < 2 ? n - r : 2;
@@ -183,11 +155,4 @@ void cv_gemms_bf16_avx2(size_t m, size_t n, size_t k, const float *x, size_t ldx
                         float *y, size_t ldy)
 {
     gemms_typed(CV_TYPE_BF16, m, n, k, x, ldx, w, y, ldy);
-}
-
-/* k must be a multiple of 32 */
-void cv_gemms_q8_0_avx2(size_t m, size_t n, size_t k, const float *x, size_t ldx, const void *w,
-                        float *y, size_t ldy)
-{
-    gemms_typed(CV_TYPE_Q8_0, m, n, k, x, ldx, w, y, ldy);
 }

@@ -1,6 +1,12 @@
-/* init.c — installs the AVX2+FMA+F16C twins.  Compiled without AVX flags:
+/* init.c — installs the AVX2+FMA+F16C twins, then the AVX-512 ones over
+ * them (the ladder stops at the first level the CPU lacks; a level's slots
+ * not overwritten keep the level below).  Compiled without AVX flags:
  * it only stores pointers, and stores them only when the CPU (and the OS)
  * can run them. */
+#ifdef HAVE_CONFIG_H
+#include "config.h" /* CV_HAVE_AVX512 */
+#endif
+
 #include "x86.h"
 
 void cv_kernels_init_x86(cv_kernels *k, unsigned flags)
@@ -23,7 +29,6 @@ void cv_kernels_init_x86(cv_kernels *k, unsigned flags)
     k->gemv_f32 = cv_gemv_f32_avx2;
     k->gemv_f16 = cv_gemv_f16_avx2;
     k->gemv_bf16 = cv_gemv_bf16_avx2;
-    k->gemv_q8_0 = cv_gemv_q8_0_avx2;
     k->gemm_f32 = cv_gemm_f32_avx2;
     k->gemm_f16 = cv_gemm_f16_avx2;
     k->gemm_bf16 = cv_gemm_bf16_avx2;
@@ -31,6 +36,18 @@ void cv_kernels_init_x86(cv_kernels *k, unsigned flags)
     k->gemms_f32 = cv_gemms_f32_avx2;
     k->gemms_f16 = cv_gemms_f16_avx2;
     k->gemms_bf16 = cv_gemms_bf16_avx2;
-    k->gemms_q8_0 = cv_gemms_q8_0_avx2;
+    k->quantize_q8x = cv_quantize_q8x_avx2;
+    k->gemv_q8_0 = cv_gemv_q8x_avx2;
+    k->gemms_q8_0 = cv_gemms_q8x_avx2;
     k->isa = CV_ISA_AVX2;
+#ifdef CV_HAVE_AVX512
+    /* The next rung: only the small-m GEMMs, the one place measured FMA-bound
+     * (batch-8 decode); the GEMVs are memory-bound and keep their AVX2 code. */
+    if (!(flags & CV_CPU_AVX512))
+        return;
+    k->gemms_f32 = cv_gemms_f32_avx512;
+    k->gemms_f16 = cv_gemms_f16_avx512;
+    k->gemms_bf16 = cv_gemms_bf16_avx512;
+    k->isa = CV_ISA_AVX512;
+#endif
 }

@@ -1,4 +1,6 @@
-/* x86.h — AVX2+FMA+F16C twins of the reference kernels (compiled with -mavx2 -mfma -mf16c, per file). */
+/* x86.h — AVX2+FMA+F16C twins of the reference kernels (compiled with -mavx2 -mfma -mf16c, per file),
+ * and the AVX-512 twins of the few kernels where 16 lanes pay (compiled with
+ * CFLAGS_AVX512, which adds -mavx512f -mavx512bw -mavx512vl). */
 #ifndef CV_SIMD_X86_H
 #define CV_SIMD_X86_H
 
@@ -20,7 +22,6 @@ decl_cvt_fn(cv_bf16_to_f32_avx2);
 decl_gemv_fn(cv_gemv_f32_avx2);
 decl_gemv_fn(cv_gemv_f16_avx2);
 decl_gemv_fn(cv_gemv_bf16_avx2);
-decl_gemv_fn(cv_gemv_q8_0_avx2);
 decl_gemm_fn(cv_gemm_f32_avx2);
 decl_gemm_fn(cv_gemm_f16_avx2);
 decl_gemm_fn(cv_gemm_bf16_avx2);
@@ -28,6 +29,12 @@ decl_gemm_fn(cv_gemm_q8_0_avx2);
 decl_gemms_fn(cv_gemms_f32_avx2);
 decl_gemms_fn(cv_gemms_f16_avx2);
 decl_gemms_fn(cv_gemms_bf16_avx2);
-decl_gemms_fn(cv_gemms_q8_0_avx2);
+decl_quantize_q8x_fn(cv_quantize_q8x_avx2);
+decl_gemvq_fn(cv_gemv_q8x_avx2);
+decl_gemmsq_fn(cv_gemms_q8x_avx2);
+
+decl_gemms_fn(cv_gemms_f32_avx512);
+decl_gemms_fn(cv_gemms_f16_avx512);
+decl_gemms_fn(cv_gemms_bf16_avx512);
 
 #endif

@@ -21,6 +21,8 @@ static void print_levels(const char *label, unsigned flags)
     printf("%-10s ref", label);
     if (flags & CV_CPU_AVX2)
         printf(" avx2");
+    if (flags & CV_CPU_AVX512)
+        printf(" avx512");
     if (flags & CV_CPU_NEON)
         printf(" neon");
     printf("\n");
