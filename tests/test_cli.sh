@@ -162,8 +162,18 @@ expect 2 "bench --batch 0" -- $CV bench --random-weights --layers 1 --hidden 64 
   one_line_error "--batch: '0' is not an integer in 1 .. 64"
 expect 2 "bench --hidden 65 --heads 4" -- $CV bench --random-weights --layers 1 --hidden 65 --heads 4 &&
   one_line_error "expected a multiple of --heads"
+expect 2 "bench --batch 1,x" -- $CV bench --random-weights --layers 1 --hidden 64 --heads 4 --batch 1,x &&
+  one_line_error "--batch: 'x' is not an integer in 1 .. 64"
+expect 2 "bench --threads 1,2,3,4,5,6,7,8,9" -- $CV bench --random-weights --layers 1 --hidden 64 --heads 4 \
+  --threads 1,2,3,4,5,6,7,8,9 && one_line_error "--threads: more than 8 values"
+expect 2 "bench --bandwidth-mib 8" -- $CV bench --random-weights --layers 1 --hidden 64 --heads 4 --bandwidth-mib 8 &&
+  one_line_error "--bandwidth-mib: '8' is not an integer in 16 .. 1048576"
 expect 0 "bench on a tiny random model" -- $CV bench --random-weights --layers 1 --hidden 64 --heads 4 --tokens 2 --prefill 8 --bandwidth-mib 16 &&
-  contains "$tmp/out" "tokens/s" && contains "$tmp/out" "read bandwidth"
+  contains "$tmp/out" "tokens/s" && contains "$tmp/out" "read bandwidth" && contains "$tmp/out" "decode best step"
+expect 0 "bench with lists of batches and threads" -- $CV bench --random-weights --layers 1 --hidden 64 --heads 4 \
+  --tokens 2 --prefill 8 --bandwidth-mib 16 --batch 1,2 --threads 1,2 &&
+  contains "$tmp/out" "-- threads 1, batch 2" && contains "$tmp/out" "-- threads 2, batch 1" &&
+  contains "$tmp/out" "-- threads 2, batch 2"
 [ ! -e "$tmp/r" ] || { echo "FAIL: a failed run left $tmp/r"; fails=$((fails + 1)); }
 
 echo "$((n - fails)) of $n checks passed"

@@ -42,6 +42,7 @@
 #include <cblas.h>
 #endif
 
+#include "bandwidth.h"
 #include "kernels.h"
 #include "linear.h"
 #include "tolerances.h"
@@ -1567,37 +1568,13 @@ static void *bench_weights(rng_t *r, cv_type t, size_t rows, size_t cols)
     return p;
 }
 
-/* Streaming read bandwidth: a 1 GiB buffer (larger than any cache here;
- * this VM reports a 508 MiB L3) summed by the table's sum_f32, on 1 thread
- * and on 2 threads (one half each); best of 5.  bw[0], bw[1] in GB/s. */
+/* Streaming read bandwidth (bandwidth.h): a 1 GiB buffer (larger than any
+ * cache here; this VM reports a 508 MiB L3) on 1 thread and on 2 threads.
+ * bw[0], bw[1] in GB/s. */
 static void read_bandwidth(const cv_kernels *k, double bw[2])
 {
-    const size_t n = ((size_t)1 << 30) / sizeof(float);
-    float *buf = xmalloc(n * sizeof *buf);
-    for (size_t i = 0; i < n; i++)
-        buf[i] = (float)(i & 7);
-    float part[2] = {0, 0};
-    for (int nt = 1; nt <= 2; nt++) {
-        double best = INFINITY;
-        for (int rep = 0; rep < 5; rep++) {
-            const double t0 = now();
-#ifdef _OPENMP
-#pragma omp parallel num_threads(nt)
-            {
-                const size_t id = (size_t)omp_get_thread_num(), all = (size_t)omp_get_num_threads();
-                part[id] = k->sum_f32(buf + n * id / all, n * (id + 1) / all - n * id / all);
-            }
-#else
-            part[0] = k->sum_f32(buf, n);
-#endif
-            const double t = now() - t0;
-            best = t < best ? t : best;
-        }
-        bw[nt - 1] = (double)n * sizeof(float) / best * 1e-9;
-    }
-    volatile float sink = part[0] + part[1];
-    (void)sink;
-    free(buf);
+    for (int nt = 1; nt <= 2; nt++)
+        bw[nt - 1] = cv_read_bandwidth(k, (size_t)1 << 30, nt);
 }
 
 /* Best of `reps` runs of one cv_gemv / cv_gemm call, in seconds. */

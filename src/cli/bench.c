@@ -23,10 +23,10 @@
 #include <omp.h>
 #endif
 
+#include "bandwidth.h"
 #include "cli.h"
 #include "convert.h"
 #include "gguf.h"
-#include "mapfile.h"
 #include "model.h"
 
 static void bench_usage(FILE *out)
@@ -155,38 +155,10 @@ static size_t bandwidth_bytes(const bench_args *a)
     return b < ((size_t)64 << 20) ? (size_t)64 << 20 : b;
 }
 
-/* GB/s of summing bandwidth_bytes() with the table's sum_f32 on nthreads
- * threads (one contiguous part each), best of 5; 0 if the buffer cannot be
- * had. */
+/* GB/s of summing bandwidth_bytes() on nthreads threads (bandwidth.h). */
 static double read_bandwidth(const bench_args *a, int nthreads)
 {
-    const cv_kernels *k = cv_kernels_get();
-    const size_t n = bandwidth_bytes(a) / sizeof(float);
-    float *buf = cv_alloc_big(n * sizeof *buf); /* the page size of the weights */
-    if (!buf)
-        return 0.0;
-    for (size_t i = 0; i < n; i++)
-        buf[i] = (float)(i & 7);
-    double best = INFINITY, sink = 0.0;
-    for (int rep = 0; rep < 5; rep++) {
-        const double t0 = now();
-        double part = 0.0;
-        (void)nthreads;
-#ifdef _OPENMP
-#pragma omp parallel num_threads(nthreads > 0 ? nthreads : omp_get_max_threads()) reduction(+ : part)
-        {
-            const size_t id = (size_t)omp_get_thread_num(), all = (size_t)omp_get_num_threads();
-            part += k->sum_f32(buf + n * id / all, n * (id + 1) / all - n * id / all);
-        }
-#else
-        part = k->sum_f32(buf, n);
-#endif
-        const double t = now() - t0;
-        sink += part;
-        best = t < best ? t : best;
-    }
-    cv_free_big(buf, n * sizeof *buf);
-    return sink == -1.0 ? 0.0 : (double)n * sizeof(float) / best * 1e-9;
+    return cv_read_bandwidth(cv_kernels_get(), bandwidth_bytes(a), nthreads);
 }
 
 static cv_hparams bench_hparams(const bench_args *a)
