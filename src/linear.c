@@ -128,12 +128,17 @@ static void run_chunks(size_t n, size_t chunk, int nthreads, chunk_fn body, cons
     }
 }
 
-/* The arguments of one GEMV/GEMM call, shared by its chunks. */
+/* The arguments of one GEMV/GEMM call, shared by its chunks: the kernel
+ * for the chunk function in use, and X as floats or (q8_0) as quantized
+ * blocks xq, ldxq blocks apart. */
 typedef struct {
     cv_gemv_fn gemv;
     cv_gemm_fn gemm;
-    size_t m, kdim, ldx, ldy, row_bytes;
+    cv_gemvq_fn gemvq;
+    cv_gemmsq_fn gemmsq;
+    size_t m, kdim, ldx, ldxq, ldy, row_bytes;
     const float *x;
+    const cv_block_q8x *xq;
     const char *w;
     float *y;
 } linear_call;
@@ -157,25 +162,16 @@ static void gemm_chunk(const void *ctx, size_t r0, size_t nr)
  * integer kernels run over the same fixed row chunks as every other type:
  * each chunk reads the shared quantized rows, so the thread count changes
  * no bit. */
-typedef struct {
-    cv_gemvq_fn gemv;   /* NULL: gemms */
-    cv_gemmsq_fn gemms;
-    size_t m, kdim, ldxq, ldy, row_bytes;
-    const cv_block_q8x *xq;
-    const char *w;
-    float *y;
-} q8_call;
-
 static void gemvq_chunk(const void *ctx, size_t r0, size_t nr)
 {
-    const q8_call *a = ctx;
-    a->gemv(nr, a->kdim, a->w + r0 * a->row_bytes, a->xq, a->y + r0);
+    const linear_call *a = ctx;
+    a->gemvq(nr, a->kdim, a->w + r0 * a->row_bytes, a->xq, a->y + r0);
 }
 
 static void gemmsq_chunk(const void *ctx, size_t r0, size_t nr)
 {
-    const q8_call *a = ctx;
-    a->gemms(a->m, nr, a->kdim, a->xq, a->ldxq, a->w + r0 * a->row_bytes, a->y + r0, a->ldy);
+    const linear_call *a = ctx;
+    a->gemmsq(a->m, nr, a->kdim, a->xq, a->ldxq, a->w + r0 * a->row_bytes, a->y + r0, a->ldy);
 }
 
 /* Y = X W^T for q8_0 W and m rows of X (kdim a multiple of 32); use_gemv
@@ -185,7 +181,23 @@ static void gemmsq_chunk(const void *ctx, size_t r0, size_t nr)
  * than a NaN output. */
 static void q8_linear(const cv_kernels *k, int use_gemv, size_t m, size_t n, size_t kdim,
                       const float *x, size_t ldx, const void *w, float *y, size_t ldy,
-                      int nthreads);
+                      int nthreads)
+{
+    const size_t nb = kdim / CV_QK8_0;
+    cv_block_q8x *xq = malloc((m * nb != 0 ? m * nb : 1) * sizeof *xq); /* m <= 8: no overflow */
+    const linear_call a = { .gemm = k->gemm_q8_0, .gemvq = k->gemv_q8_0, .gemmsq = k->gemms_q8_0,
+                            .m = m, .kdim = kdim, .ldx = ldx, .ldxq = nb, .ldy = ldy,
+                            .row_bytes = nb * sizeof(cv_block_q8_0), .x = x, .xq = xq, .w = w,
+                            .y = y };
+    if (!xq) {
+        run_chunks(n, CV_LINEAR_CHUNK, nthreads, gemm_chunk, &a);
+        return;
+    }
+    for (size_t i = 0; i < m; i++)
+        k->quantize_q8x(x + i * ldx, xq + i * nb, kdim);
+    run_chunks(n, CV_LINEAR_CHUNK, nthreads, use_gemv ? gemvq_chunk : gemmsq_chunk, &a);
+    free(xq);
+}
 
 void cv_gemv(const cv_kernels *k, cv_type t, size_t rows, size_t cols, const void *w,
              const float *x, float *y, int nthreads)
@@ -222,28 +234,6 @@ void cv_gemm_kernels(const cv_kernels *k, cv_type t, size_t m, size_t n, size_t 
     const linear_call a = { .gemm = fn, .m = m, .kdim = kdim, .ldx = ldx, .ldy = ldy,
                             .row_bytes = cv_rows_nbytes(t, 1, kdim), .x = x, .w = w, .y = y };
     run_chunks(n, CV_LINEAR_CHUNK, nthreads, gemm_chunk, &a);
-}
-
-static void q8_linear(const cv_kernels *k, int use_gemv, size_t m, size_t n, size_t kdim,
-                      const float *x, size_t ldx, const void *w, float *y, size_t ldy,
-                      int nthreads)
-{
-    const size_t nb = kdim / CV_QK8_0;
-    cv_block_q8x *xq = malloc((m * nb != 0 ? m * nb : 1) * sizeof *xq); /* m <= 8: no overflow */
-    if (!xq) {
-        const linear_call f = { .gemm = k->gemm_q8_0, .m = m, .kdim = kdim, .ldx = ldx,
-                                .ldy = ldy, .row_bytes = nb * sizeof(cv_block_q8_0), .x = x,
-                                .w = w, .y = y };
-        run_chunks(n, CV_LINEAR_CHUNK, nthreads, gemm_chunk, &f);
-        return;
-    }
-    for (size_t i = 0; i < m; i++)
-        k->quantize_q8x(x + i * ldx, xq + i * nb, kdim);
-    const q8_call a = { .gemv = use_gemv ? k->gemv_q8_0 : NULL, .gemms = k->gemms_q8_0, .m = m,
-                        .kdim = kdim, .ldxq = nb, .ldy = ldy,
-                        .row_bytes = nb * sizeof(cv_block_q8_0), .xq = xq, .w = w, .y = y };
-    run_chunks(n, CV_LINEAR_CHUNK, nthreads, use_gemv ? gemvq_chunk : gemmsq_chunk, &a);
-    free(xq);
 }
 
 #ifdef HAVE_OPENBLAS

@@ -27,6 +27,7 @@
 #include <float.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -872,42 +873,70 @@ static void gemm_vs_gemv(check *ck, cv_type t, const cv_kernels *k, gemm_shape s
     free(row);
 }
 
+/* Each activation row alone (m = 1) must give the bits it gets among m. */
+static void gemms_rows_alone(check *ck, cv_gemms_fn f, gemm_shape s, const float *x,
+                             const void *w, const float *ref)
+{
+    gbuf bs;
+    float *row = fbuf(&bs, &ck->rng, s.n);
+    for (size_t i = 0; i < s.m; i++) {
+        f(1, s.n, s.k, x + i * s.ldx, s.ldx, w, row, s.ldy);
+        char what[96];
+        snprintf(what, sizeof what, "m=%zu n=%zu k=%zu: row %zu alone vs in the call", s.m, s.n,
+                 s.k, i);
+        require_bitequal(ck, ref + i * s.ldy, row, s.n, what);
+    }
+    GUARDS_OK(ck, &bs, "m=%zu n=%zu k=%zu rows alone", s.m, s.n, s.k);
+    gbuf_free(&bs);
+}
+
+/* One shape of a GEMM twin gf (gemm or gemms: the same signature) against
+ * want_fn, or the oracle when want_fn is NULL: the stated tolerance, no
+ * writes between output rows, split over weight rows bit-identical, and
+ * optionally each activation row alone (gemms) and each row vs the
+ * table's gemv (the reference keeps gemv's natural order). */
+static void gemm_case(check *ck, cv_type t, cv_gemm_fn want_fn, cv_gemm_fn gf,
+                      const cv_kernels *got, gemm_shape s, bool rows_alone, bool vs_gemv)
+{
+    const size_t xsz = s.m ? (s.m - 1) * s.ldx + s.k : 0;
+    const size_t ysz = s.m ? (s.m - 1) * s.ldy + s.n : 0;
+    gbuf bwt, bx, bw, bg;
+    const void *w = make_weights(&bwt, &ck->rng, t, s.n, s.k);
+    float *x = fbuf(&bx, &ck->rng, xsz);
+    float *yw = fbuf(&bw, &ck->rng, ysz), *yg = fbuf(&bg, &ck->rng, ysz);
+    fill_uniform(&ck->rng, x, xsz, -1, 1);
+    if (want_fn)
+        want_fn(s.m, s.n, s.k, x, s.ldx, w, yw, s.ldy);
+    else
+        oracle_gemm(t, s.m, s.n, s.k, x, s.ldx, w, yw, s.ldy);
+    gf(s.m, s.n, s.k, x, s.ldx, w, yg, s.ldy);
+    errsum e = {0};
+    for (size_t i = 0; i < s.m; i++)
+        err_add(ck, &e, yw + i * s.ldy, yg + i * s.ldy, s.n, i * s.n);
+    err_done(ck, &e, "m=%zu n=%zu k=%zu ldx=%zu ldy=%zu", s.m, s.n, s.k, s.ldx, s.ldy);
+    if (!gaps_intact(yg, s.m, s.n, s.ldy) || !gaps_intact(yw, s.m, s.n, s.ldy))
+        fail(ck, "m=%zu n=%zu k=%zu ldy=%zu: wrote between output rows", s.m, s.n, s.k, s.ldy);
+    gemm_split(ck, t, gf, s, x, w, yg);
+    if (rows_alone)
+        gemms_rows_alone(ck, gf, s, x, w, yg);
+    if (vs_gemv)
+        gemm_vs_gemv(ck, t, got, s, x, w, yg);
+    GUARDS_OK(ck, &bg, "m=%zu n=%zu k=%zu", s.m, s.n, s.k);
+    GUARDS_OK(ck, &bw, "m=%zu n=%zu k=%zu", s.m, s.n, s.k);
+    gbuf_free(&bwt);
+    gbuf_free(&bx);
+    gbuf_free(&bw);
+    gbuf_free(&bg);
+}
+
 static void test_gemm(check *ck, const kernel_test *kt, const cv_kernels *want,
                       const cv_kernels *got)
 {
     const cv_type t = kt->type;
-    const cv_gemm_fn gf = cv_gemm_kernel(got, t);
-    for (size_t it = 0; it < N_EDGE_ROWS + 6; it++) {
-        const gemm_shape s = gemm_pick(ck, t, it);
-        const size_t xsz = s.m ? (s.m - 1) * s.ldx + s.k : 0;
-        const size_t ysz = s.m ? (s.m - 1) * s.ldy + s.n : 0;
-        gbuf bwt, bx, bw, bg;
-        const void *w = make_weights(&bwt, &ck->rng, t, s.n, s.k);
-        float *x = fbuf(&bx, &ck->rng, xsz);
-        float *yw = fbuf(&bw, &ck->rng, ysz), *yg = fbuf(&bg, &ck->rng, ysz);
-        fill_uniform(&ck->rng, x, xsz, -1, 1);
-        if (want)
-            cv_gemm_kernel(want, t)(s.m, s.n, s.k, x, s.ldx, w, yw, s.ldy);
-        else
-            oracle_gemm(t, s.m, s.n, s.k, x, s.ldx, w, yw, s.ldy);
-        gf(s.m, s.n, s.k, x, s.ldx, w, yg, s.ldy);
-        errsum e = {0};
-        for (size_t i = 0; i < s.m; i++)
-            err_add(ck, &e, yw + i * s.ldy, yg + i * s.ldy, s.n, i * s.n);
-        err_done(ck, &e, "m=%zu n=%zu k=%zu ldx=%zu ldy=%zu", s.m, s.n, s.k, s.ldx, s.ldy);
-        if (!gaps_intact(yg, s.m, s.n, s.ldy) || !gaps_intact(yw, s.m, s.n, s.ldy))
-            fail(ck, "m=%zu n=%zu k=%zu ldy=%zu: wrote between output rows", s.m, s.n, s.k,
-                 s.ldy);
-        gemm_split(ck, t, gf, s, x, w, yg);
-        if (!want && t != CV_TYPE_Q8_0) /* q8_0's gemv takes quantized x */
-            gemm_vs_gemv(ck, t, got, s, x, w, yg);
-        GUARDS_OK(ck, &bg, "m=%zu n=%zu k=%zu", s.m, s.n, s.k);
-        GUARDS_OK(ck, &bw, "m=%zu n=%zu k=%zu", s.m, s.n, s.k);
-        gbuf_free(&bwt);
-        gbuf_free(&bx);
-        gbuf_free(&bw);
-        gbuf_free(&bg);
-    }
+    for (size_t it = 0; it < N_EDGE_ROWS + 6; it++)
+        gemm_case(ck, t, want ? cv_gemm_kernel(want, t) : NULL, cv_gemm_kernel(got, t), got,
+                  gemm_pick(ck, t, it), false,
+                  !want && t != CV_TYPE_Q8_0 /* q8_0's gemv takes quantized x */);
 }
 
 /* ------------------------------------------------ small-m gemms */
@@ -928,60 +957,13 @@ static gemm_shape gemms_pick(check *ck, cv_type t, size_t it)
     return s;
 }
 
-/* Each activation row alone (m = 1) must give the bits it gets among m. */
-static void gemms_rows_alone(check *ck, cv_gemms_fn f, gemm_shape s, const float *x,
-                             const void *w, const float *ref)
-{
-    gbuf bs;
-    float *row = fbuf(&bs, &ck->rng, s.n);
-    for (size_t i = 0; i < s.m; i++) {
-        f(1, s.n, s.k, x + i * s.ldx, s.ldx, w, row, s.ldy);
-        char what[96];
-        snprintf(what, sizeof what, "m=%zu n=%zu k=%zu: row %zu alone vs in the call", s.m, s.n,
-                 s.k, i);
-        require_bitequal(ck, ref + i * s.ldy, row, s.n, what);
-    }
-    GUARDS_OK(ck, &bs, "m=%zu n=%zu k=%zu rows alone", s.m, s.n, s.k);
-    gbuf_free(&bs);
-}
-
 static void test_gemms(check *ck, const kernel_test *kt, const cv_kernels *want,
                        const cv_kernels *got)
 {
     const cv_type t = kt->type;
-    const cv_gemms_fn gf = cv_gemms_kernel(got, t);
-    for (size_t it = 0; it < N_EDGE_ROWS + 12; it++) {
-        const gemm_shape s = gemms_pick(ck, t, it);
-        const size_t xsz = s.m ? (s.m - 1) * s.ldx + s.k : 0;
-        const size_t ysz = s.m ? (s.m - 1) * s.ldy + s.n : 0;
-        gbuf bwt, bx, bw, bg;
-        const void *w = make_weights(&bwt, &ck->rng, t, s.n, s.k);
-        float *x = fbuf(&bx, &ck->rng, xsz);
-        float *yw = fbuf(&bw, &ck->rng, ysz), *yg = fbuf(&bg, &ck->rng, ysz);
-        fill_uniform(&ck->rng, x, xsz, -1, 1);
-        if (want)
-            cv_gemms_kernel(want, t)(s.m, s.n, s.k, x, s.ldx, w, yw, s.ldy);
-        else
-            oracle_gemm(t, s.m, s.n, s.k, x, s.ldx, w, yw, s.ldy);
-        gf(s.m, s.n, s.k, x, s.ldx, w, yg, s.ldy);
-        errsum e = {0};
-        for (size_t i = 0; i < s.m; i++)
-            err_add(ck, &e, yw + i * s.ldy, yg + i * s.ldy, s.n, i * s.n);
-        err_done(ck, &e, "m=%zu n=%zu k=%zu ldx=%zu ldy=%zu", s.m, s.n, s.k, s.ldx, s.ldy);
-        if (!gaps_intact(yg, s.m, s.n, s.ldy) || !gaps_intact(yw, s.m, s.n, s.ldy))
-            fail(ck, "m=%zu n=%zu k=%zu ldy=%zu: wrote between output rows", s.m, s.n, s.k,
-                 s.ldy);
-        gemm_split(ck, t, gf, s, x, w, yg);
-        gemms_rows_alone(ck, gf, s, x, w, yg);
-        if (!want) /* the reference keeps gemv's natural order too */
-            gemm_vs_gemv(ck, t, got, s, x, w, yg);
-        GUARDS_OK(ck, &bg, "m=%zu n=%zu k=%zu", s.m, s.n, s.k);
-        GUARDS_OK(ck, &bw, "m=%zu n=%zu k=%zu", s.m, s.n, s.k);
-        gbuf_free(&bwt);
-        gbuf_free(&bx);
-        gbuf_free(&bw);
-        gbuf_free(&bg);
-    }
+    for (size_t it = 0; it < N_EDGE_ROWS + 12; it++)
+        gemm_case(ck, t, want ? cv_gemms_kernel(want, t) : NULL, cv_gemms_kernel(got, t), got,
+                  gemms_pick(ck, t, it), true, !want);
 }
 
 /* ------------------------------------------------ q8_0 integer kernels

@@ -115,14 +115,16 @@ static int parse_bench(int argc, char **argv, bench_args *a)
                 return cv_cli_fail(CV_EXIT_USAGE, "--type: '%s' is not one of f32, f16, bf16, q8_0", v);
             continue;
         }
-        if (!strcmp(f, "--batch"))
-            rc = parse_list(f, v, 1, 64, a->batches, &a->n_batches);
-        else if (!strcmp(f, "--threads"))
-            rc = parse_list(f, v, 1, 1024, a->thread_list, &a->n_threads);
-        else
-            for (size_t k = 0; k < sizeof lim / sizeof lim[0]; k++)
-                if (!strcmp(f, lim[k].f))
-                    rc = cv_cli_int(f, v, lim[k].lo, lim[k].hi, int_field(a, f));
+        for (size_t k = 0; k < sizeof lim / sizeof lim[0]; k++) {
+            if (strcmp(f, lim[k].f))
+                continue;
+            if (!strcmp(f, "--batch")) /* lists: one run per value */
+                rc = parse_list(f, v, lim[k].lo, lim[k].hi, a->batches, &a->n_batches);
+            else if (!strcmp(f, "--threads"))
+                rc = parse_list(f, v, lim[k].lo, lim[k].hi, a->thread_list, &a->n_threads);
+            else
+                rc = cv_cli_int(f, v, lim[k].lo, lim[k].hi, int_field(a, f));
+        }
         if (rc)
             return rc;
     }
