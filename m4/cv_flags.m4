@@ -72,3 +72,22 @@ AC_DEFUN([CV_CHECK_AVX512], [
     AC_SUBST([CFLAGS_AVX512], ["-mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl"])
     $1])
 ])
+
+# CV_CHECK_AVX512VNNI([ACTION-IF-OK])
+# The AVX-512 VNNI rung (the q8_0 integer kernels) adds -mavx512vnni to the
+# AVX-512 flags; checked the same way: vpdpbusd on zmm compiles and links.
+AC_DEFUN([CV_CHECK_AVX512VNNI], [
+  AC_CACHE_CHECK([for AVX-512 VNNI intrinsics], [cv_cv_avx512vnni], [
+    cv_save_CFLAGS=$CFLAGS
+    CFLAGS="$CFLAGS $CFLAGS_AVX512 -mavx512vnni"
+    AC_LINK_IFELSE([AC_LANG_PROGRAM([[#include <immintrin.h>
+      static signed char q[64];]], [[
+      __m512i v = _mm512_loadu_si512((const void *)q);
+      v = _mm512_dpbusd_epi32(v, v, v);
+      return _mm512_reduce_add_epi32(v);]])],
+      [cv_cv_avx512vnni=yes], [cv_cv_avx512vnni=no])
+    CFLAGS=$cv_save_CFLAGS])
+  AS_IF([test "x$cv_cv_avx512vnni" = xyes], [
+    AC_SUBST([CFLAGS_AVX512VNNI], ["$CFLAGS_AVX512 -mavx512vnni"])
+    $1])
+])

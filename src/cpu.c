@@ -62,7 +62,10 @@ static unsigned detect_x86(void)
     __cpuid_count(7, 0, a, b, c, d);
     if (!((b >> 5) & 1))
         return 0;
-    return CV_CPU_AVX2 | (avx512_usable(b) ? CV_CPU_AVX512 : 0);
+    if (!avx512_usable(b))
+        return CV_CPU_AVX2;
+    /* AVX512_VNNI: CPUID.(7,0):ECX bit 11 (no state beyond AVX-512's) */
+    return CV_CPU_AVX2 | CV_CPU_AVX512 | ((c >> 11) & 1 ? CV_CPU_AVX512VNNI : 0);
 }
 #endif
 
@@ -99,6 +102,9 @@ unsigned cv_isa_compiled(void)
 #ifdef CV_HAVE_AVX512
     f |= CV_CPU_AVX512;
 #endif
+#ifdef CV_HAVE_AVX512VNNI
+    f |= CV_CPU_AVX512VNNI;
+#endif
 #ifdef CV_HAVE_NEON
     f |= CV_CPU_NEON;
 #endif
@@ -111,6 +117,7 @@ const char *cv_isa_name(cv_isa isa)
     case CV_ISA_REF: return "ref";
     case CV_ISA_AVX2: return "avx2";
     case CV_ISA_AVX512: return "avx512";
+    case CV_ISA_AVX512VNNI: return "avx512vnni";
     case CV_ISA_NEON: return "neon";
     }
     return "unknown";
@@ -177,6 +184,7 @@ static const struct {
     {"avx2", CV_CPU_AVX2, "AVX2+FMA+F16C"},
     /* a level includes the ones below it on the ladder */
     {"avx512", CV_CPU_AVX2 | CV_CPU_AVX512, "AVX-512 F+BW+VL"},
+    {"avx512vnni", CV_CPU_AVX2 | CV_CPU_AVX512 | CV_CPU_AVX512VNNI, "AVX-512 F+BW+VL+VNNI"},
     {"neon", CV_CPU_NEON, "NEON"},
 };
 
@@ -198,7 +206,7 @@ static cv_status forced_flags(const char *want, unsigned *flags, cv_error *err)
         return CV_OK;
     }
     return cv_error_set(err, CV_ERR_ARG,
-                        "COGVIDEO_ISA=%s: unknown level (expected ref, avx2, avx512 or neon)", want);
+                        "COGVIDEO_ISA=%s: unknown level (expected ref, avx2, avx512, avx512vnni or neon)", want);
 }
 
 static void table_init_once(void)

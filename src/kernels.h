@@ -150,14 +150,22 @@ typedef decl_quantize_q8x_fn(*cv_quantize_q8x_fn);
 typedef decl_gemvq_fn(*cv_gemvq_fn);
 typedef decl_gemmsq_fn(*cv_gemmsq_fn);
 
-typedef enum { CV_ISA_REF = 0, CV_ISA_AVX2 = 1, CV_ISA_NEON = 2, CV_ISA_AVX512 = 3 } cv_isa;
+typedef enum {
+    CV_ISA_REF = 0,
+    CV_ISA_AVX2 = 1,
+    CV_ISA_NEON = 2,
+    CV_ISA_AVX512 = 3,
+    CV_ISA_AVX512VNNI = 4
+} cv_isa;
 
 /* CPU feature bits, as detected by cv_cpu_flags(). */
 enum {
     CV_CPU_AVX2 = 1u << 0,  /* AVX2 + FMA + F16C, and the OS saves YMM state */
     CV_CPU_NEON = 1u << 1,  /* AArch64 Advanced SIMD */
-    CV_CPU_AVX512 = 1u << 2 /* AVX-512 F+BW+VL on top of CV_CPU_AVX2 (never set without
-                             * it), and the OS saves opmask and ZMM state */
+    CV_CPU_AVX512 = 1u << 2, /* AVX-512 F+BW+VL on top of CV_CPU_AVX2 (never set without
+                              * it), and the OS saves opmask and ZMM state */
+    CV_CPU_AVX512VNNI = 1u << 3 /* AVX512_VNNI (vpdpbusd) on top of CV_CPU_AVX512 (never set
+                                 * without it): the q8_0 integer kernels */
 };
 
 typedef struct cv_kernels {
@@ -195,7 +203,7 @@ unsigned cv_isa_compiled(void);
 void cv_kernels_init(cv_kernels *k, unsigned flags);
 
 /* Initialises the process-wide table once: the best level the CPU has, or
- * the one forced by COGVIDEO_ISA=ref|avx2|avx512|neon.  Fails (and leaves the
+ * the one forced by COGVIDEO_ISA=ref|avx2|avx512|avx512vnni|neon.  Fails (and leaves the
  * reference table in place) when COGVIDEO_ISA names a level this CPU or this
  * build lacks.  Idempotent and thread-safe; returns the first call's status. */
 cv_status cv_init(cv_error *err);

@@ -1262,9 +1262,10 @@ static void test_gemmsq(check *ck, const kernel_test *kt, const cv_kernels *want
     const cv_kernels *ref = want ? want : got;
     for (size_t it = 0; it < N_EDGE_ROWS + 12; it++) {
         gemm_shape s = gemms_pick(ck, kt->type, it);
-        if (it % 8 == 7) { /* long rows, k of 12288 .. 20480 (the model's MLP: 12288) */
+        if (it % 8 == 7) { /* long rows, k of 12288 .. 20480 (the model's MLP: 12288);
+                            * n past 32 rows: the VNNI twin's row groups over k slices */
             s.k = CV_QK8_0 * rnd_range(&ck->rng, 384, 640);
-            s.n = rnd_range(&ck->rng, 1, 9);
+            s.n = rnd_range(&ck->rng, 1, 40);
             s.ldx = s.k;
             s.ldy = s.n + rnd_range(&ck->rng, 0, 5);
         }
@@ -1728,6 +1729,8 @@ static const struct {
     unsigned flag, below;
 } levels[] = {{"avx2", CV_CPU_AVX2, 0},
               {"avx512", CV_CPU_AVX2 | CV_CPU_AVX512, CV_CPU_AVX2},
+              {"avx512vnni", CV_CPU_AVX2 | CV_CPU_AVX512 | CV_CPU_AVX512VNNI,
+               CV_CPU_AVX2 | CV_CPU_AVX512},
               {"neon", CV_CPU_NEON, 0}};
 #define N_LEVELS (sizeof levels / sizeof levels[0])
 

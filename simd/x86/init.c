@@ -50,4 +50,13 @@ void cv_kernels_init_x86(cv_kernels *k, unsigned flags)
     k->gemms_bf16 = cv_gemms_bf16_avx512;
     k->isa = CV_ISA_AVX512;
 #endif
+#ifdef CV_HAVE_AVX512VNNI
+    /* The q8_0 integer kernels with vpdpbusd, two blocks per zmm: the AVX2
+     * ones are bound by their vector ops at m = 1 and at m = 8. */
+    if (!(flags & CV_CPU_AVX512VNNI))
+        return;
+    k->gemv_q8_0 = cv_gemv_q8x_avx512vnni;
+    k->gemms_q8_0 = cv_gemms_q8x_avx512vnni;
+    k->isa = CV_ISA_AVX512VNNI;
+#endif
 }

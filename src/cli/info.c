@@ -23,6 +23,8 @@ static void print_levels(const char *label, unsigned flags)
         printf(" avx2");
     if (flags & CV_CPU_AVX512)
         printf(" avx512");
+    if (flags & CV_CPU_AVX512VNNI)
+        printf(" avx512vnni");
     if (flags & CV_CPU_NEON)
         printf(" neon");
     printf("\n");

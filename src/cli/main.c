@@ -55,7 +55,8 @@ static void usage(FILE *out)
         fprintf(out, "  %-18s %s%s\n", commands[i].name, commands[i].summary,
                 commands[i].run ? "" : " [not implemented yet]");
     fprintf(out, "\nenvironment:\n"
-                 "  COGVIDEO_ISA=ref|avx2|avx512|neon  force a kernel level (default: the best this CPU has)\n"
+                 "  COGVIDEO_ISA=ref|avx2|avx512|avx512vnni|neon\n"
+                 "                               force a kernel level (default: the best this CPU has)\n"
                  "  OMP_NUM_THREADS=N            default thread count\n");
 }
 
