@@ -110,88 +110,183 @@ void cv_fill_build_guider(const int64_t *seq, int len, const int64_t *guider, co
         g[dst + i - (tl + 1)] = seq[i];
 }
 
+/* The sequences of a batch: job j's main sequence, then its guider if it
+ * has one; `job` and `guider` say which is which. */
+typedef struct {
+    fseq *f;
+    int n;        /* sequences */
+    int *job;     /* [n] */
+    bool *guider; /* [n] */
+} fbatch;
+
 /* The first, non-incremental call of every sequence, as one batch. */
-static cv_status prefix_calls(const cv_model *m, fseq *f, int nseq, const cv_fill_opts *o, cv_error *err)
+static cv_status prefix_calls(const cv_model *m, const fbatch *b, const cv_fill_opts *o, cv_error *err)
 {
     const cv_hparams *hp = cv_model_hparams(m);
-    cv_call calls[2];
-    int64_t *buf[2] = {NULL, NULL};
-    cv_status s = CV_OK;
-    for (int i = 0; i < nseq && !s; i++) {
-        buf[i] = malloc(2 * (size_t)f[i].prefix * sizeof(int64_t));
-        if (!buf[i]) {
+    cv_call *calls = calloc((size_t)b->n, sizeof *calls);
+    int64_t **buf = calloc((size_t)b->n, sizeof *buf);
+    cv_status s = calls && buf ? CV_OK : cv_error_set(err, CV_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < b->n && !s; i++) {
+        const fseq *f = &b->f[i];
+        if (!(buf[i] = malloc(2 * (size_t)f->prefix * sizeof(int64_t)))) {
             s = cv_error_set(err, CV_ERR_NOMEM, "out of memory");
             break;
         }
-        for (int p = 0; p < f[i].prefix; p++) {
-            buf[i][p] = fed_id(hp, &f[i], p);
-            buf[i][f[i].prefix + p] = position_id(hp, o->mode, f[i].tl, p);
+        for (int p = 0; p < f->prefix; p++) {
+            buf[i][p] = fed_id(hp, f, p);
+            buf[i][f->prefix + p] = position_id(hp, o->mode, f->tl, p);
         }
         /* quirk 5: the guider's first call also uses the main log_w */
-        calls[i] = (cv_call){f[i].st, buf[i], buf[i] + f[i].prefix, f[i].prefix, f[i].tl, o->log_w,
+        calls[i] = (cv_call){f->st, buf[i], buf[i] + f->prefix, f->prefix, f->tl, o->log_w,
                              o->mode == CV_FILL_S1_FIRST, NULL, NULL};
     }
     if (!s)
-        s = cv_model_forward(m, calls, nseq, o->nthreads, err);
-    free(buf[0]);
-    free(buf[1]);
+        s = cv_model_forward(m, calls, b->n, o->nthreads, err);
+    for (int i = 0; buf && i < b->n; i++)
+        free(buf[i]);
+    free(buf);
+    free(calls);
     return s;
 }
 
-/* One incremental step of every sequence at main model position p; the
- * logits (after guidance) go to logits[0 .. image_tokens). */
-static cv_status ar_step(const cv_model *m, fseq *f, int nseq, int p, const cv_fill_opts *o, float *hid,
+/* One incremental step of every sequence at frame offset r (model position
+ * tl + r of each); the logits (after guidance) of sequence i go to row i. */
+static cv_status ar_step(const cv_model *m, const fbatch *b, int r, const cv_fill_opts *o, float *hid,
                          float *logits, cv_error *err)
 {
     const cv_hparams *hp = cv_model_hparams(m);
     const size_t V = (size_t)hp->image_tokens;
-    int64_t ids[2], pos[2];
-    cv_call calls[2];
-    for (int i = 0; i < nseq; i++) {
-        const int q = p - f[0].tl + f[i].tl; /* the same frame token in sequence i */
-        ids[i] = fed_id(hp, &f[i], q);
-        pos[i] = position_id(hp, o->mode, f[i].tl, q);
-        calls[i] = (cv_call){f[i].st, &ids[i], &pos[i], 1, f[i].tl, i == 0 ? o->log_w : 0.0f,
+    int64_t *ids = malloc(2 * (size_t)b->n * sizeof *ids);
+    cv_call *calls = malloc((size_t)b->n * sizeof *calls);
+    cv_status s = ids && calls ? CV_OK : cv_error_set(err, CV_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < b->n && !s; i++) {
+        const fseq *f = &b->f[i];
+        ids[i] = fed_id(hp, f, f->tl + r);
+        ids[b->n + i] = position_id(hp, o->mode, f->tl, f->tl + r);
+        /* quirk 5: the guider's incremental calls use log_w = 0 */
+        calls[i] = (cv_call){f->st, &ids[i], &ids[b->n + i], 1, f->tl, b->guider[i] ? 0.0f : o->log_w,
                              o->mode == CV_FILL_S1_FIRST, hid + (size_t)i * (size_t)hp->hidden, NULL};
     }
-    cv_status s = cv_model_forward(m, calls, nseq, o->nthreads, err);
+    if (!s)
+        s = cv_model_forward(m, calls, b->n, o->nthreads, err);
+    free(ids);
+    free(calls);
     if (s)
         return s;
-    cv_model_logits(m, hid, nseq, logits, o->nthreads);
-    if (nseq == 2) { /* classifier-free guidance: u + (c - u) * alpha */
-        const float *u = logits + V;
+    cv_model_logits(m, hid, b->n, logits, o->nthreads);
+    for (int i = 0; i + 1 < b->n; i++) {
+        if (!b->guider[i + 1])
+            continue;
+        /* classifier-free guidance: u + (c - u) * alpha */
+        float *c = logits + (size_t)i * V;
+        const float *u = c + V;
         for (size_t t = 0; t < V; t++)
-            logits[t] = u[t] + (logits[t] - u[t]) * o->alpha;
+            c[t] = u[t] + (c[t] - u[t]) * o->alpha;
     }
     return CV_OK;
 }
 
-static cv_status run_steps(const cv_model *m, fseq *f, int nseq, const cv_fill_opts *o, cv_fill_pick pick,
+/* Writes job j's token at frame offset r + 1 into its sequence and guider. */
+static void put_token(const fbatch *b, int i, int r, int64_t tok)
+{
+    b->f[i].seq[b->f[i].tl + r + 1] = tok;
+    if (i + 1 < b->n && b->guider[i + 1] && b->f[i + 1].tl + r + 1 < b->f[i + 1].len)
+        b->f[i + 1].seq[b->f[i + 1].tl + r + 1] = tok;
+}
+
+static cv_status run_steps(const cv_model *m, const fbatch *b, const cv_fill_opts *o, cv_fill_pick pick,
                            void *ctx, cv_error *err)
 {
     const cv_hparams *hp = cv_model_hparams(m);
-    float *hid = malloc(2 * (size_t)hp->hidden * sizeof *hid);
-    float *logits = malloc(2 * (size_t)hp->image_tokens * sizeof *logits);
+    float *hid = malloc((size_t)b->n * (size_t)hp->hidden * sizeof *hid);
+    float *logits = malloc((size_t)b->n * (size_t)hp->image_tokens * sizeof *logits);
     cv_status s = hid && logits ? CV_OK : cv_error_set(err, CV_ERR_NOMEM, "out of memory");
-    for (int p = f[0].prefix, step = 0; !s && p < f[0].len - 1; p++, step++) {
-        if ((s = ar_step(m, f, nseq, p, o, hid, logits, err)))
+    const fseq *f0 = &b->f[0];
+    for (int r = f0->prefix - f0->tl, step = 0; !s && f0->tl + r < f0->len - 1; r++, step++) {
+        if ((s = ar_step(m, b, r, o, hid, logits, err)))
             break;
         /* bug 4 of the README: the first frame's last token (seq index
          * tl + 400) already uses the video strategy */
-        const int strategy = o->mode == CV_FILL_S1_FIRST && p + 1 < f[0].tl + hp->frame_len ? 1 : 2;
-        const cv_fill_step st = {step, p + 1, strategy, logits, hid, nseq == 2 ? hid + hp->hidden : NULL};
-        const int64_t tok = pick(ctx, &st);
-        if (tok < 0 || tok >= hp->vocab) {
-            s = cv_error_set(err, CV_ERR_ARG, "step %d: token %lld for sequence index %d (expected 0..%d)", step,
-                             (long long)tok, p + 1, hp->vocab - 1);
-            break;
+        const int strategy = o->mode == CV_FILL_S1_FIRST && r + 1 < hp->frame_len ? 1 : 2;
+        for (int i = 0; i < b->n && !s; i++) {
+            if (b->guider[i])
+                continue;
+            const bool g = i + 1 < b->n && b->guider[i + 1];
+            const float *hi = hid + (size_t)i * (size_t)hp->hidden;
+            const cv_fill_step st = {b->job[i], step, b->f[i].tl + r + 1, strategy,
+                                     logits + (size_t)i * (size_t)hp->image_tokens, hi,
+                                     g ? hi + hp->hidden : NULL};
+            const int64_t tok = pick(ctx, &st);
+            if (tok < 0 || tok >= hp->vocab)
+                s = cv_error_set(err, CV_ERR_ARG, "step %d: token %lld for sequence index %d (expected 0..%d)",
+                                 step, (long long)tok, st.seq_index, hp->vocab - 1);
+            else
+                put_token(b, i, r, tok);
         }
-        f[0].seq[p + 1] = tok;
-        if (nseq == 2 && p + 1 - f[0].tl + f[1].tl < f[1].len)
-            f[1].seq[p + 1 - f[0].tl + f[1].tl] = tok;
     }
     free(hid);
     free(logits);
+    return s;
+}
+
+/* Plans every job and lays out the batch's sequences (guiders built). */
+static cv_status plan_batch(const cv_hparams *hp, cv_fill_job *jobs, int njobs, const cv_fill_opts *o, fbatch *b,
+                            cv_error *err)
+{
+    b->n = 0;
+    for (int j = 0; j < njobs; j++) {
+        cv_fill_job *J = &jobs[j];
+        cv_status s = cv_fill_plan(hp, J->seq, J->len, J->guider, J->guider_len, o, &J->info, err);
+        if (s)
+            return s;
+        const cv_fill_info *a = &jobs[0].info, *c = &J->info;
+        if (c->prefix_len - c->text_len != a->prefix_len - a->text_len || c->num_steps != a->num_steps)
+            return cv_error_set(err, CV_ERR_ARG, "job %d: %d given and %d generated tokens after the text "
+                                "(expected %d and %d, as job 0: jobs of a batch share one frame layout)",
+                                j, c->prefix_len - c->text_len, c->num_steps, a->prefix_len - a->text_len,
+                                a->num_steps);
+        b->f[b->n] = (fseq){J->seq, J->len, c->text_len, c->prefix_len, NULL};
+        b->job[b->n] = j, b->guider[b->n++] = false;
+        if (!J->guider)
+            continue;
+        fseq *g = &b->f[b->n];
+        *g = (fseq){J->guider_out, c->guider_text_len + J->len - c->text_len, c->guider_text_len,
+                    c->guider_prefix_len, NULL};
+        if (!g->seq && !(g->seq = malloc((size_t)g->len * sizeof(int64_t))))
+            return cv_error_set(err, CV_ERR_NOMEM, "out of memory");
+        b->job[b->n] = j, b->guider[b->n++] = true;
+        cv_fill_build_guider(J->seq, J->len, J->guider, c, o, g->seq);
+    }
+    return CV_OK;
+}
+
+static void free_batch(fbatch *b, const cv_fill_job *jobs)
+{
+    for (int i = 0; b->f && i < b->n; i++) {
+        cv_state_free(b->f[i].st);
+        if (b->guider[i] && !jobs[b->job[i]].guider_out)
+            free(b->f[i].seq);
+    }
+    free(b->f);
+    free(b->job);
+    free(b->guider);
+}
+
+cv_status cv_fill_batch(const cv_model *m, cv_fill_job *jobs, int njobs, const cv_fill_opts *o, cv_fill_pick pick,
+                        void *ctx, cv_error *err)
+{
+    if (njobs < 1)
+        return cv_error_set(err, CV_ERR_ARG, "fill: %d jobs (expected at least 1)", njobs);
+    fbatch b = {calloc(2 * (size_t)njobs, sizeof *b.f), 0, calloc(2 * (size_t)njobs, sizeof *b.job),
+                calloc(2 * (size_t)njobs, sizeof *b.guider)};
+    cv_status s = b.f && b.job && b.guider ? CV_OK : cv_error_set(err, CV_ERR_NOMEM, "out of memory");
+    if (!s)
+        s = plan_batch(cv_model_hparams(m), jobs, njobs, o, &b, err);
+    for (int i = 0; i < b.n && !s; i++)
+        s = cv_state_new(m, b.f[i].len - 1, &b.f[i].st, err);
+    if (!s && !(s = prefix_calls(m, &b, o, err)))
+        s = run_steps(m, &b, o, pick, ctx, err);
+    free_batch(&b, jobs);
     return s;
 }
 
@@ -199,28 +294,8 @@ cv_status cv_fill_sequence(const cv_model *m, int64_t *seq, int len, const int64
                            const cv_fill_opts *o, cv_fill_pick pick, void *ctx, int64_t *guider_out,
                            cv_fill_info *info, cv_error *err)
 {
-    const cv_hparams *hp = cv_model_hparams(m);
-    cv_status s = cv_fill_plan(hp, seq, len, guider, guider_len, o, info, err);
-    if (s)
-        return s;
-    fseq f[2] = {{seq, len, info->text_len, info->prefix_len, NULL}, {NULL, 0, 0, 0, NULL}};
-    const int nseq = guider ? 2 : 1;
-    if (guider) {
-        f[1].len = info->guider_text_len + len - info->text_len;
-        f[1].tl = info->guider_text_len;
-        f[1].prefix = info->guider_prefix_len;
-        f[1].seq = guider_out ? guider_out : malloc((size_t)f[1].len * sizeof(int64_t));
-        if (!f[1].seq)
-            return cv_error_set(err, CV_ERR_NOMEM, "out of memory");
-        cv_fill_build_guider(seq, len, guider, info, o, f[1].seq);
-    }
-    for (int i = 0; i < nseq && !s; i++)
-        s = cv_state_new(m, f[i].len - 1, &f[i].st, err);
-    if (!s && !(s = prefix_calls(m, f, nseq, o, err)))
-        s = run_steps(m, f, nseq, o, pick, ctx, err);
-    for (int i = 0; i < nseq; i++)
-        cv_state_free(f[i].st);
-    if (guider && !guider_out)
-        free(f[1].seq);
+    cv_fill_job job = {seq, len, guider, guider_len, guider_out, {0}};
+    const cv_status s = cv_fill_batch(m, &job, 1, o, pick, ctx, err);
+    *info = job.info;
     return s;
 }

@@ -32,6 +32,7 @@ typedef struct {
 } cv_fill_opts;
 
 typedef struct {
+    int job;                     /* which job of cv_fill_batch (0 for cv_fill_sequence) */
     int step;                    /* 0, 1, ... */
     int seq_index;               /* where the picked token goes (= model position + 1) */
     int strategy;                /* 1: first-frame (CogView2) sampler, 2: video sampler */
@@ -59,6 +60,28 @@ typedef struct {
 cv_status cv_fill_sequence(const cv_model *m, int64_t *seq, int len, const int64_t *guider, int guider_len,
                            const cv_fill_opts *o, cv_fill_pick pick, void *ctx, int64_t *guider_out,
                            cv_fill_info *info, cv_error *err);
+
+/* One sequence of a batch: the arguments of cv_fill_sequence. */
+typedef struct {
+    int64_t *seq;               /* in/out: filled in place */
+    int len;
+    const int64_t *guider;      /* NULL: no guidance for this job */
+    int guider_len;
+    int64_t *guider_out;        /* may be NULL */
+    cv_fill_info info;          /* out */
+} cv_fill_job;
+
+/* cv_fill_sequence for several jobs at once, in lockstep: one forward pass
+ * per step serves every job (and every guider), so each weight is read once
+ * per step for all of them (the pipeline's samples and stage-2 parent
+ * triples).  The jobs may have different texts but must have the same frame
+ * layout (the same prefix and length after the text: CV_ERR_ARG otherwise);
+ * they share the options.  At each step `pick` is called for job 0, 1, ...
+ * in order (s->job tells which).  A job's results equal its run alone up to
+ * the last bits of the kernels (cv_model_forward: a batch of one row takes
+ * the GEMV kernels). */
+cv_status cv_fill_batch(const cv_model *m, cv_fill_job *jobs, int njobs, const cv_fill_opts *o, cv_fill_pick pick,
+                        void *ctx, cv_error *err);
 
 /* The guider sequence cv_fill_sequence builds (before any token is
  * generated): g[0 .. glen), glen = info->guider_text_len + len - info->text_len. */

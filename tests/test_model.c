@@ -348,6 +348,88 @@ static void test_threads(void **state)
     free(g1), free(g2);
 }
 
+/* ------------------------------------------------------------ batches */
+
+/* cv_fill_batch hands each job's steps to that job's record. */
+static int64_t pick_job(void *ctx, const cv_fill_step *s)
+{
+    return pick_teacher((rec *)ctx + s->job, s);
+}
+
+/* A record for `steps` steps of a run's teacher, keeping no logits rows. */
+static int64_t *job_setup(const char *run, int H, int V, int steps, rec *r, cv_npy *seq_npy)
+{
+    int64_t *seq = load_i64(run, "seq_in.npy", seq_npy);
+    cv_npy at;
+    const int64_t *teacher = load_i64(run, "teacher.npy", &at);
+    const size_t S = (size_t)steps;
+    *r = (rec){teacher, NULL, 0, H, V, malloc(S * (size_t)H * 4), malloc(S * (size_t)H * 4), NULL,
+               malloc(S * 4), malloc(S * 4), malloc(S * 8), malloc(S * 8), malloc(S * 8), at, {0}};
+    return seq;
+}
+
+/* Jobs of one batch reproduce their runs alone: three copies of the guided
+ * stage-2 run each match the golden, and an unguided job with a shorter
+ * text, batched between them, matches its own run through cv_fill_sequence.
+ * Not bit for bit: the batch's prefix calls are one GEMM whose rows may take
+ * different edge paths (OpenBLAS), which moves the last bits. */
+static void test_fill_batch(void **state)
+{
+    fixture *f = *state;
+    if (emulated()) {
+        printf("  slow build (%s): batch check left to the native builds\n", getenv("CV_SLOW"));
+        skip();
+    }
+    const cv_hparams *hp = cv_model_hparams(f->s2);
+    const char *gr = "s2_interp_guided_fixedguider", *ur = "s2_interp_noguide";
+    const int H = hp->hidden, V = hp->image_tokens;
+    cv_npy as[4], ag;
+    rec r[4], alone;
+    const int64_t *g = load_i64(gr, "guider_seq_in.npy", &ag);
+    cv_fill_job jobs[4];
+    const cv_fill_opts o = {CV_FILL_S2_INTERP, 0.0f, 3.0f, false, 0};
+    for (int j = 0; j < 4; j++) {
+        const char *run = j == 1 ? ur : gr;
+        int64_t *seq = job_setup(run, H, V, 800, &r[j], &as[j]);
+        jobs[j] = (cv_fill_job){seq, (int)as[j].count, j == 1 ? NULL : g, j == 1 ? 0 : (int)ag.count, NULL, {0}};
+    }
+    cv_error err;
+    if (cv_fill_batch(f->s2, jobs, 4, &o, pick_job, r, &err))
+        fail_msg("batch: %s", err.msg);
+    cv_npy a[3];
+    const float *gh = load_f32(gr, "step_hidden.npy", &a[0]), *ghu = load_f32(gr, "step_hidden_uncond.npy", &a[1]);
+    const float *glse = load_f32(gr, "step_lse.npy", &a[2]);
+    assert_int_equal(a[0].count, 800 * (size_t)H);
+    for (int j = 0; j < 4; j += j == 0 ? 2 : 1) {
+        expect_close("batched step_hidden", gr, gh, r[j].hidden, a[0].count, TOL_HIDDEN);
+        expect_close("batched step_hidden_uncond", gr, ghu, r[j].hidden_u, a[1].count, TOL_HIDDEN);
+        expect_close("batched step_lse", gr, glse, r[j].lse, 800, TOL_LOGITS_GUIDED);
+        expect_equal_i64("batched step_argmax", gr, r[0].argmax, r[j].argmax, 800);
+    }
+    /* the unguided job alone, with the same options */
+    cv_npy au;
+    int64_t *seq = job_setup(ur, H, V, 800, &alone, &au);
+    cv_fill_info info;
+    if (cv_fill_sequence(f->s2, seq, (int)au.count, NULL, 0, &o, pick_teacher, &alone, NULL, &info, &err))
+        fail_msg("alone: %s", err.msg);
+    expect_close("batched unguided step_hidden", ur, alone.hidden, r[1].hidden, 800 * (size_t)H, TOL_HIDDEN);
+    expect_close("batched unguided step_lse", ur, alone.lse, r[1].lse, 800, TOL_LOGITS);
+    expect_equal_i64("batched unguided filled sequence", ur, seq, jobs[1].seq, au.count);
+    /* jobs must share the frame layout: job 1 one token short */
+    for (int j = 0; j < 2; j++)
+        for (int i = jobs[j].info.prefix_len + 1; i < jobs[j].len; i++)
+            jobs[j].seq[i] = -1;
+    jobs[1].len -= 1;
+    assert_int_equal(cv_fill_batch(f->s2, jobs, 2, &o, pick_job, r, &err), CV_ERR_ARG);
+    if (!strstr(err.msg, "job 1: ") || !strstr(err.msg, "share one frame layout"))
+        fail_msg("layout error: %s", err.msg);
+    for (int j = 0; j < 4; j++)
+        rec_free(&r[j]), cv_npy_free(&as[j]);
+    rec_free(&alone), cv_npy_free(&au), cv_npy_free(&ag);
+    for (int i = 0; i < 3; i++)
+        cv_npy_free(&a[i]);
+}
+
 /* ------------------------------------------------------------ bad input */
 
 static void expect_forward_error(const cv_model *m, cv_call *c, int nc, const char *text)
@@ -450,7 +532,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_full_forwards), cmocka_unit_test(test_s1_runs),  cmocka_unit_test(test_s2_runs),
         cmocka_unit_test(test_threads),       cmocka_unit_test(test_bad_calls), cmocka_unit_test(test_bad_fill),
-        cmocka_unit_test(test_bad_models),
+        cmocka_unit_test(test_bad_models),   cmocka_unit_test(test_fill_batch),
     };
     cv_test_dir_name("test_model");
     return cmocka_run_group_tests(tests, setup, teardown);
