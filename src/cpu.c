@@ -9,6 +9,7 @@
 
 #include "kernels.h"
 #include "ref.h"
+#include "vqvae_ref.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -153,6 +154,8 @@ static void init_ref(cv_kernels *k)
         .quantize_q8x = cv_quantize_q8x_ref,
         .gemv_q8_0 = cv_gemv_q8x_ref,
         .gemms_q8_0 = cv_gemms_q8x_ref,
+        /* VQVAE */
+        .swish_f32 = cv_swish_f32_ref,
     };
 }
 

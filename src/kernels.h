@@ -189,6 +189,8 @@ typedef struct cv_kernels {
     cv_quantize_q8x_fn quantize_q8x; /* q8_0: activations to q8x, then ... */
     cv_gemvq_fn gemv_q8_0;           /* ... integer dot products */
     cv_gemmsq_fn gemms_q8_0;
+    /* VQVAE */
+    cv_unary_fn swish_f32; /* y = x * sigmoid(x) = x / (1 + e^-x) (icetk's nonlinearity) */
 } cv_kernels;
 
 /* Features of this CPU (detected once; thread-safe). */

@@ -336,6 +336,11 @@ static double gelu_d(double x)
     return 0.5 * x * (1.0 + tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
 }
 
+static double swish_d(double x)
+{
+    return x / (1.0 + exp(-x));
+}
+
 static void oracle_softmax(float *y, const float *x, size_t n)
 {
     double max = -INFINITY, sum = 0;
@@ -602,6 +607,40 @@ static void test_gelu(check *ck, const kernel_test *kt, const cv_kernels *want,
         if (in_place && n)
             memcpy(yg, x, n * sizeof *yg);
         got->gelu_f32(yg, in_place ? yg : x, n);
+        compare(ck, yw, yg, n, "n=%zu x in [-%g, %g]%s", n, (double)lim, (double)lim,
+                in_place ? " in place" : "");
+        GUARDS_OK(ck, &bg, "n=%zu", n);
+        GUARDS_OK(ck, &bw, "n=%zu", n);
+        gbuf_free(&bx);
+        gbuf_free(&bw);
+        gbuf_free(&bg);
+    }
+}
+
+/* VQVAE: swish on x in [-100, 100] (saturation at both ends), [-8, 8] and
+ * [-0.5, 0.5]; in place every other call. */
+static void test_swish(check *ck, const kernel_test *kt, const cv_kernels *want,
+                       const cv_kernels *got)
+{
+    (void)kt;
+    static const float range[] = {100, 8, 0.5f};
+    for (size_t it = 0; it < N_EDGE + N_RANDOM; it++) {
+        const size_t n = vec_size(ck, it);
+        const float lim = range[it % 3];
+        ck->group = (int)(it % 3);
+        gbuf bx, bw, bg;
+        float *x = fbuf(&bx, &ck->rng, n), *yw = fbuf(&bw, &ck->rng, n);
+        float *yg = fbuf(&bg, &ck->rng, n);
+        fill_uniform(&ck->rng, x, n, -lim, lim);
+        if (want)
+            want->swish_f32(yw, x, n);
+        else
+            for (size_t i = 0; i < n; i++)
+                yw[i] = (float)swish_d(x[i]);
+        const int in_place = (it / 3) % 2;
+        if (in_place && n)
+            memcpy(yg, x, n * sizeof *yg);
+        got->swish_f32(yg, in_place ? yg : x, n);
         compare(ck, yw, yg, n, "n=%zu x in [-%g, %g]%s", n, (double)lim, (double)lim,
                 in_place ? " in place" : "");
         GUARDS_OK(ck, &bg, "n=%zu", n);
@@ -1481,6 +1520,8 @@ static void bench_call(const kernel_test *kt, const cv_kernels *k, bench_data *d
         k->scale_f32(d->y, d->a, 0.5f, n);
     else if (!strcmp(s, "gelu_f32"))
         k->gelu_f32(d->y, d->a, n);
+    else if (!strcmp(s, "swish_f32"))
+        k->swish_f32(d->y, d->a, n);
     else if (!strcmp(s, "softmax_f32"))
         k->softmax_f32(d->y, n);
     else if (!strcmp(s, "layernorm_f32"))
@@ -1718,6 +1759,8 @@ static const kernel_test tests[] = {
     {"gemms_f16", SLOT(gemms_f16), CV_TYPE_F16, test_gemms},
     {"gemms_bf16", SLOT(gemms_bf16), CV_TYPE_BF16, test_gemms},
     {"gemms_q8_0", SLOT(gemms_q8_0), CV_TYPE_Q8_0, test_gemmsq},
+    /* VQVAE */
+    {"swish_f32", SLOT(swish_f32), CV_TYPE_F32, test_swish},
 };
 #define N_TESTS (sizeof tests / sizeof tests[0])
 

@@ -84,6 +84,11 @@ static const cv_tolerance cv_tolerances[] = {
     {"gemms_q8_0", 1e-10},
     /* float -> int8 blocks, the same IEEE operations in every twin */
     {"quantize_q8x", 0},
+    /* VQVAE */
+    /* swish: expf vs a polynomial exp (<= 2 ulp) and one division: AVX2
+     * measured <= 5.2e-16 (reference vs double oracle 2.3e-15); e^(-1.001 x)
+     * instead of e^-x measured 3.3e-8 */
+    {"swish_f32", 1e-12},
 };
 
 #endif

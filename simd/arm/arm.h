@@ -28,4 +28,7 @@ decl_quantize_q8x_fn(cv_quantize_q8x_neon);
 decl_gemvq_fn(cv_gemv_q8x_neon);
 decl_gemmsq_fn(cv_gemms_q8x_neon);
 
+/* VQVAE */
+decl_unary_fn(cv_swish_f32_neon);
+
 #endif

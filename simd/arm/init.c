@@ -37,5 +37,7 @@ void cv_kernels_init_arm(cv_kernels *k, unsigned flags)
     k->quantize_q8x = cv_quantize_q8x_neon;
     k->gemv_q8_0 = cv_gemv_q8x_neon;
     k->gemms_q8_0 = cv_gemms_q8x_neon;
+    /* VQVAE */
+    k->swish_f32 = cv_swish_f32_neon;
     k->isa = CV_ISA_NEON;
 }

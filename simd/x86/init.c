@@ -39,6 +39,8 @@ void cv_kernels_init_x86(cv_kernels *k, unsigned flags)
     k->quantize_q8x = cv_quantize_q8x_avx2;
     k->gemv_q8_0 = cv_gemv_q8x_avx2;
     k->gemms_q8_0 = cv_gemms_q8x_avx2;
+    /* VQVAE */
+    k->swish_f32 = cv_swish_f32_avx2;
     k->isa = CV_ISA_AVX2;
 #ifdef CV_HAVE_AVX512
     /* The next rung: only the small-m GEMMs, the one place measured FMA-bound

@@ -40,4 +40,7 @@ decl_gemms_fn(cv_gemms_bf16_avx512);
 decl_gemvq_fn(cv_gemv_q8x_avx512vnni);
 decl_gemmsq_fn(cv_gemms_q8x_avx512vnni);
 
+/* VQVAE */
+decl_unary_fn(cv_swish_f32_avx2);
+
 #endif

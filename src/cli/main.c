@@ -19,11 +19,11 @@ typedef struct {
 static const command commands[] = {
     {"generate", NULL, "text -> video: keyframes, interpolation, PNG frames and GIF"},
     {"convert", cv_cmd_convert, "SAT checkpoint folder -> GGUF model"},
-    {"convert-vqvae", NULL, "icetk ice_image.pt -> GGUF VQVAE"},
+    {"convert-vqvae", cv_cmd_convert_vqvae, "icetk ice_image.pt -> GGUF VQVAE"},
     {"convert-tokenizer", NULL, "icetk ice_text.model -> GGUF tokenizer"},
     {"logits", cv_cmd_logits, "teacher-forced run through the cache path (golden format)"},
     {"forward", cv_cmd_forward, "one non-incremental forward pass (golden format)"},
-    {"decode", NULL, "token ids .npy -> PNG / GIF through the VQVAE"},
+    {"decode", cv_cmd_decode, "token ids .npy -> PNG / GIF through the VQVAE"},
     {"tokenize", NULL, "text -> icetk ids and pieces"},
     {"clusters", NULL, "k-means cluster labels for a VQVAE codebook"},
     {"info", cv_cmd_info, "describe a GGUF file, or this CPU (--cpu)"},
