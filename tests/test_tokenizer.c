@@ -284,19 +284,49 @@ static size_t random_text(uint64_t *r, char *buf, size_t cap, bool *safe)
     return n;
 }
 
+/* Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, <= U+10FFFF. */
 static bool valid_utf8(const char *s, size_t n)
 {
+    const unsigned char *u = (const unsigned char *)s;
     for (size_t i = 0; i < n;) {
-        const unsigned char c = (unsigned char)s[i];
-        size_t k = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
-        if (!k || i + k > n)
+        const unsigned c = u[i];
+        size_t k;
+        unsigned lo = 0x80, hi = 0xBF;
+        if (c < 0x80) k = 1;
+        else if (c >= 0xC2 && c <= 0xDF) k = 2;
+        else if (c >= 0xE0 && c <= 0xEF) k = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+        else if (c >= 0xF0 && c <= 0xF4) k = 4, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+        else return false;
+        if (i + k > n)
             return false;
-        for (size_t j = 1; j < k; j++)
-            if (((unsigned char)s[i + j] & 0xC0) != 0x80)
+        for (size_t j = 1; j < k; j++) {
+            if (u[i + j] < (j == 1 ? lo : 0x80) || u[i + j] > (j == 1 ? hi : 0xBF))
                 return false;
+        }
         i += k;
     }
     return true;
+}
+
+/* Decodes a random id list (controls, <unk>, bytes in any order): it must
+ * succeed and give valid UTF-8 (SentencePiece maps stray bytes to U+FFFD). */
+static void fuzz_decode(const cv_tokenizer *t, uint64_t *r)
+{
+    int64_t ids[40];
+    const size_t n = (size_t)(rng_next(r) % 40);
+    const int64_t lo = cv_tokenizer_image_tokens(t), np = (int64_t)cv_tokenizer_n_pieces(t);
+    for (size_t i = 0; i < n; i++) {
+        const uint64_t x = rng_next(r);
+        ids[i] = lo + (x % 3 ? (int64_t)(x >> 8) % 300 : (int64_t)(x >> 8) % np);
+    }
+    char *text;
+    size_t len;
+    cv_error err;
+    if (cv_tokenizer_decode(t, ids, n, &text, &len, &err))
+        fail_msg("decode: %s", err.msg);
+    assert_true(valid_utf8(text, len));
+    assert_int_equal(text[len], 0);
+    free(text);
 }
 
 /* Checks one encode: ids in range, each piece the model's piece for its id
@@ -355,6 +385,8 @@ static void test_fuzz(void **state)
             const size_t n = random_text(&r, buf, cap, &safe);
             fuzz_one(t, buf, n, safe, &a, &b);
             safe_checked += safe;
+            if (k % 4 == 0)
+                fuzz_decode(t, &r);
         }
         /* megabyte inputs: spaces, one character, random bytes */
         const size_t big = slow() ? cap / 8 : cap;
@@ -365,8 +397,8 @@ static void test_fuzz(void **state)
         for (size_t i = 0; i < big; i++)
             buf[i] = (char)rng_next(&r);
         fuzz_one(t, buf, big, false, &a, &b);
-        printf("  %s: %ld random strings + 3 of %zu bytes, no failure (%ld checked for encode(decode(ids)) == ids)\n",
-               k_models[m], count, big, safe_checked);
+        printf("  %s: %ld random strings + 3 of %zu bytes, no failure (%ld checked for encode(decode(ids)) == ids; %ld random id lists decoded)\n",
+               k_models[m], count, big, safe_checked, (count + 3) / 4);
         cv_tokens_free(&a);
         cv_tokens_free(&b);
         cv_tokenizer_free(t);
