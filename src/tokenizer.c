@@ -17,7 +17,7 @@ static const char k_default_unk_surface[] = " \xE2\x81\x87 "; /* TrainerSpec.unk
 
 void cv_tokenizer_opts_default(cv_tokenizer_opts *o)
 {
-    o->image_tokens = CV_TOKENIZER_IMAGE_TOKENS;
+    o->image_tokens = -1; /* the GGUF's, or 20000 for a .model */
     o->specials = k_icetk_specials;
     o->n_specials = sizeof k_icetk_specials / sizeof k_icetk_specials[0];
 }

@@ -35,7 +35,8 @@ extern "C" {
 typedef struct cv_tokenizer cv_tokenizer;
 
 typedef struct {
-    int64_t image_tokens;       /* id offset of text pieces; default 20000 */
+    int64_t image_tokens;        /* id offset of text pieces; -1 (default): the value
+                                  * stored in a GGUF, 20000 for a .model */
     const char *const *specials; /* pieces appended to a .model; default icetk's three */
     size_t n_specials;           /* ignored when specials is NULL */
 } cv_tokenizer_opts;
@@ -43,9 +44,9 @@ typedef struct {
 void cv_tokenizer_opts_default(cv_tokenizer_opts *o);
 
 /* A SentencePiece .model file (ModelProto), or a GGUF holding a tokenizer
- * (chosen by the file's first bytes).  opts may be NULL (defaults); for a
- * GGUF, opts->image_tokens >= 0 overrides the stored offset and the
- * specials are not appended again (they are stored). */
+ * (chosen by the file's first bytes).  opts may be NULL (defaults);
+ * opts->image_tokens >= 0 overrides the offset; a GGUF's pieces already
+ * include the specials, so they are not appended again. */
 cv_status cv_tokenizer_load(const char *path, const cv_tokenizer_opts *opts, cv_tokenizer **tok, cv_error *err);
 /* From the serialized ModelProto in buf; name is used in messages. */
 cv_status cv_tokenizer_from_proto(const void *buf, size_t size, const char *name, const cv_tokenizer_opts *opts,

@@ -221,6 +221,50 @@ static void test_corrupt_model(void **state)
     assert_non_null(strstr(err.msg, "missing.model"));
 }
 
+/* A GGUF tokenizer with the given arrays; expects load to fail naming want. */
+static void bad_gguf(const char *model, size_t nt, size_t ns, int32_t type1, const char *want)
+{
+    static const char *tokens[] = {"<unk>", "a", "b"};
+    const float scores[] = {0, -1, -2};
+    const int32_t types[] = {2, type1, 1};
+    cv_gguf_writer *w;
+    cv_error err;
+    const char *path = cv_test_path("bad.gguf");
+    assert_int_equal(cv_gguf_writer_new(&w, path, 0, &err), CV_OK);
+    assert_int_equal(cv_gguf_writer_set_str(w, "tokenizer.ggml.model", model, &err), CV_OK);
+    assert_int_equal(cv_gguf_writer_set_str_array(w, "tokenizer.ggml.tokens", tokens, NULL, nt, &err), CV_OK);
+    assert_int_equal(cv_gguf_writer_set_array(w, "tokenizer.ggml.scores", CV_GGUF_FLOAT32, scores, ns, &err), CV_OK);
+    assert_int_equal(cv_gguf_writer_set_array(w, "tokenizer.ggml.token_type", CV_GGUF_INT32, types, nt, &err), CV_OK);
+    assert_int_equal(cv_gguf_writer_write(w, &err), CV_OK);
+    cv_gguf_writer_free(w);
+    cv_tokenizer *t = NULL;
+    const cv_status s = cv_tokenizer_load(path, NULL, &t, &err);
+    if (!want) { /* the control case: this one is valid */
+        assert_int_equal(s, CV_OK);
+        cv_tokens tk = {0};
+        assert_int_equal(cv_tokenizer_encode(t, "ab", 2, &tk, &err), CV_OK);
+        assert_int_equal(tk.n, 3); /* "▁" is unknown here: <unk> a b */
+        cv_tokens_free(&tk);
+        cv_tokenizer_free(t);
+        return;
+    }
+    assert_int_not_equal(s, CV_OK);
+    assert_null(t);
+    if (!strstr(err.msg, want) || !strstr(err.msg, "bad.gguf"))
+        fail_msg("error '%s' lacks '%s'", err.msg, want);
+}
+
+static void test_bad_gguf(void **state)
+{
+    (void)state;
+    bad_gguf("t5", 3, 3, 1, NULL);
+    bad_gguf("t5", 3, 2, 1, "3 tokens, 2 scores");
+    bad_gguf("t5", 3, 3, 9, "token_type[1] is 9");
+    bad_gguf("t5", 3, 3, 2, "both <unk>");
+    bad_gguf("t5", 3, 3, 6, "byte piece 1");
+    bad_gguf("gpt2", 3, 3, 1, "expected \"t5\" or \"llama\"");
+}
+
 /* ------------------------------------------------------------ fuzz */
 
 static uint64_t rng_next(uint64_t *s)
@@ -501,7 +545,8 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_model), cmocka_unit_test(test_golden_gguf),
         cmocka_unit_test(test_icetk_layer),  cmocka_unit_test(test_duration_text),
-        cmocka_unit_test(test_corrupt_model), cmocka_unit_test(test_fuzz),
+        cmocka_unit_test(test_corrupt_model), cmocka_unit_test(test_bad_gguf),
+        cmocka_unit_test(test_fuzz),
     };
     return cmocka_run_group_tests(tests, setup, cv_test_teardown_dir);
 }
