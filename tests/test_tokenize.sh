@@ -42,7 +42,7 @@ same() { # FILE1 FILE2 DESCRIPTION
 expect 0 "tokenize --help" -- $CV tokenize --help && grep -q "usage: cogvideo tokenize" "$tmp/out"
 expect 0 "convert-tokenizer --help" -- $CV convert-tokenizer --help && grep -q "usage: cogvideo convert-tokenizer" "$tmp/out"
 
-for m in uni bpe; do
+for m in uni bpe idn; do
   mkdir -p "$tmp/$m"
   expect 0 "convert-tokenizer $m.model" -- $CV convert-tokenizer "$TD/$m.model" "$tmp/$m.gguf"
   for src in "$TD/$m.model" "$tmp/$m.gguf"; do

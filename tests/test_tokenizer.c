@@ -22,7 +22,11 @@
 #include "tok_golden.h"
 #include "tokenizer.h"
 
-static const char *const k_models[] = {"uni", "bpe"};
+/* uni: unigram + nmt_nfkc (icetk-like); bpe: BPE, byte fallback, split
+ * digits, whitespace kept; idn: unigram, identity normalizer, byte fallback,
+ * whitespace as suffix, a second user-defined symbol (short strings only). */
+static const char *const k_models[] = {"uni", "bpe", "idn"};
+#define N_MODELS (sizeof k_models / sizeof k_models[0])
 static uint64_t g_seed;
 static long g_fuzz = 100000;
 
@@ -68,7 +72,7 @@ static void check_golden(const cv_tokenizer *t, const char *model, const char *v
     }
     printf("  %s from %s: %zu/%zu golden lines identical (%zu strings encoded + decoded, %zu id lists decoded)\n",
            model, via, ok, g.n, e, g.n - e);
-    assert_true(e >= 1500);
+    assert_true(e >= (strcmp(model, "idn") ? 1500u : 500u));
     assert_int_equal(ok, g.n);
     tok_golden_free(&g);
 }
@@ -76,7 +80,7 @@ static void check_golden(const cv_tokenizer *t, const char *model, const char *v
 static void test_golden_model(void **state)
 {
     (void)state;
-    for (size_t m = 0; m < 2; m++) {
+    for (size_t m = 0; m < N_MODELS; m++) {
         cv_tokenizer *t = load(testdata(k_models[m], ".model"));
         check_golden(t, k_models[m], ".model");
         cv_tokenizer_free(t);
@@ -86,7 +90,7 @@ static void test_golden_model(void **state)
 static void test_golden_gguf(void **state)
 {
     (void)state;
-    for (size_t m = 0; m < 2; m++) {
+    for (size_t m = 0; m < N_MODELS; m++) {
         cv_tokenizer *t = load(testdata(k_models[m], ".model"));
         cv_error err;
         const char *path = cv_test_path("tok.gguf");
@@ -375,7 +379,10 @@ static void fuzz_decode(const cv_tokenizer *t, uint64_t *r)
 
 /* Checks one encode: ids in range, each piece the model's piece for its id
  * (or the text of an <unk>), decode succeeds with valid UTF-8, and on safe
- * text encode(decode(ids)) == ids. */
+ * text encode(decode(ids)) == ids.  SentencePiece guarantees the last only
+ * when whitespace is a prefix: with treat_whitespace_as_suffix (model idn)
+ * the decoder keeps the trailing U+2581 as a space, which encodes to one
+ * more piece (the official library does the same), so safe is false there. */
 static void fuzz_one(const cv_tokenizer *t, const char *s, size_t n, bool safe, cv_tokens *a, cv_tokens *b)
 {
     cv_error err;
@@ -419,16 +426,17 @@ static void test_fuzz(void **state)
     const size_t cap = 4u << 20;
     char *buf = malloc(cap);
     assert_non_null(buf);
-    for (size_t m = 0; m < 2; m++) {
+    for (size_t m = 0; m < N_MODELS; m++) {
         cv_tokenizer *t = load(testdata(k_models[m], ".model"));
         uint64_t r = g_seed + m;
+        const bool roundtrip = strcmp(k_models[m], "idn") != 0;
         cv_tokens a = {0}, b = {0};
         long safe_checked = 0;
         for (long k = 0; k < count; k++) {
             bool safe;
             const size_t n = random_text(&r, buf, cap, &safe);
-            fuzz_one(t, buf, n, safe, &a, &b);
-            safe_checked += safe;
+            fuzz_one(t, buf, n, safe && roundtrip, &a, &b);
+            safe_checked += safe && roundtrip;
             if (k % 4 == 0)
                 fuzz_decode(t, &r);
         }
@@ -437,7 +445,7 @@ static void test_fuzz(void **state)
         memset(buf, ' ', big);
         fuzz_one(t, buf, big, false, &a, &b);
         memset(buf, 'a', big);
-        fuzz_one(t, buf, big, true, &a, &b);
+        fuzz_one(t, buf, big, roundtrip, &a, &b);
         for (size_t i = 0; i < big; i++)
             buf[i] = (char)rng_next(&r);
         fuzz_one(t, buf, big, false, &a, &b);
@@ -495,7 +503,7 @@ static int bench(const char *out)
         if (!f || fwrite(s, 1, len, f) != len || fclose(f))
             return fprintf(stderr, "%s: cannot write\n", out), 1;
     }
-    for (size_t m = 0; m < 2; m++) {
+    for (size_t m = 0; m < N_MODELS; m++) {
         cv_tokenizer *t;
         cv_error err;
         if (cv_tokenizer_load(testdata(k_models[m], ".model"), NULL, &t, &err))
