@@ -17,6 +17,7 @@
 #include "model.h"
 #include "filling.h"
 #include "npy.h"
+#include "tokenizer.h"
 
 #define COGVIDEO_VERSION_MAJOR 0
 #define COGVIDEO_VERSION_MINOR 1

@@ -19,6 +19,9 @@ int cv_cmd_logits(int argc, char **argv);
 int cv_cmd_bench(int argc, char **argv);
 int cv_cmd_convert_vqvae(int argc, char **argv);
 int cv_cmd_decode(int argc, char **argv);
+int cv_cmd_tokenize(int argc, char **argv);
+int cv_cmd_convert_tokenizer(int argc, char **argv);
+int cv_cmd_clusters(int argc, char **argv);
 
 /* Prints "cogvideo: <msg>" (one line) to stderr and returns `code`. */
 int cv_cli_fail(int code, const char *fmt, ...)
