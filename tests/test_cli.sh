@@ -42,7 +42,7 @@ expect 0 "--help" -- $CV --help && contains "$tmp/out" "usage: cogvideo COMMAND"
 expect 0 "--version" -- $CV --version && contains "$tmp/out" "^cogvideo [0-9]"
 expect 2 "no arguments" -- $CV
 expect 2 "unknown command" -- $CV frobnicate && one_line_error "unknown command 'frobnicate'"
-for c in generate convert-vqvae convert-tokenizer decode tokenize clusters; do
+for c in generate convert-vqvae convert-tokenizer decode tokenize; do
   expect 2 "$c is not implemented yet" -- $CV "$c" && one_line_error "$c: not implemented yet"
 done
 expect 0 "info --help" -- $CV info --help && contains "$tmp/out" "usage: cogvideo info"

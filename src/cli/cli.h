@@ -17,6 +17,7 @@ int cv_cmd_convert(int argc, char **argv);
 int cv_cmd_forward(int argc, char **argv);
 int cv_cmd_logits(int argc, char **argv);
 int cv_cmd_bench(int argc, char **argv);
+int cv_cmd_clusters(int argc, char **argv);
 
 /* Prints "cogvideo: <msg>" (one line) to stderr and returns `code`. */
 int cv_cli_fail(int code, const char *fmt, ...)

@@ -25,7 +25,7 @@ static const command commands[] = {
     {"forward", cv_cmd_forward, "one non-incremental forward pass (golden format)"},
     {"decode", NULL, "token ids .npy -> PNG / GIF through the VQVAE"},
     {"tokenize", NULL, "text -> icetk ids and pieces"},
-    {"clusters", NULL, "k-means cluster labels for a VQVAE codebook"},
+    {"clusters", cv_cmd_clusters, "k-means cluster labels for a VQVAE codebook"},
     {"info", cv_cmd_info, "describe a GGUF file, or this CPU (--cpu)"},
     {"bench", cv_cmd_bench, "benchmark the transformer on random weights"},
 };
