@@ -80,7 +80,8 @@ cv_rng_key cv_sampler_key(uint64_t seed, uint32_t sample, uint32_t step);
  * first, see sampler.c).  Keeps a pointer to `logits` for the draws and
  * the distributions below: the row must stay unchanged until the next
  * prepare.  Errors (CV_ERR_ARG): settings out of range, a logit that is
- * NaN or infinite. */
+ * NaN or infinite; after a failed prepare there is no row to draw from
+ * (prepare again before cv_sampler_draw or the distributions). */
 cv_status cv_sampler_prepare(cv_sampler *s, const float *logits, cv_sampler_settings set, cv_error *err);
 
 /* Steps 4-5 on the prepared row: a cluster with probability mass/sum_topk,
