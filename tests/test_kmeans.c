@@ -1,4 +1,4 @@
-/* test_clusters.c — k-means (src/kmeans.c) and the codebook readers
+/* test_kmeans.c — k-means (src/kmeans.c) and the codebook readers
  * (src/codebook.c) behind `cogvideo clusters`:
  *   - well-separated synthetic clusters are recovered exactly (as a
  *     partition), for several seeds;
@@ -297,6 +297,6 @@ int main(void)
         cmocka_unit_test(test_fixed_point),    cmocka_unit_test(test_duplicates),
         cmocka_unit_test(test_bad_args),       cmocka_unit_test(test_codebook_files),
     };
-    cv_test_dir_name("test_clusters");
+    cv_test_dir_name("test_kmeans");
     return cmocka_run_group_tests(tests, cv_test_setup_dir, cv_test_teardown_dir);
 }
