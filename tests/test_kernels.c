@@ -583,13 +583,12 @@ static void test_scale(check *ck, const kernel_test *kt, const cv_kernels *want,
     }
 }
 
-/* x in [-10, 10], then [-3, 3] where tanh bends, then [-0.5, 0.5] where a
- * bad small-argument path shows; in place every other call. */
-static void test_gelu(check *ck, const kernel_test *kt, const cv_kernels *want,
-                      const cv_kernels *got)
+/* One elementwise activation f (in place every other call) on x drawn
+ * from [-range[g], range[g]] for the three groups g, against the twin
+ * `want` or, for the reference, the double-precision oracle. */
+static void unary_case(check *ck, cv_unary_fn want, cv_unary_fn got, double (*oracle)(double),
+                       const float range[3])
 {
-    (void)kt;
-    static const float range[] = {10, 3, 0.5f};
     for (size_t it = 0; it < N_EDGE + N_RANDOM; it++) {
         const size_t n = vec_size(ck, it);
         const float lim = range[it % 3];
@@ -599,14 +598,14 @@ static void test_gelu(check *ck, const kernel_test *kt, const cv_kernels *want,
         float *yg = fbuf(&bg, &ck->rng, n);
         fill_uniform(&ck->rng, x, n, -lim, lim);
         if (want)
-            want->gelu_f32(yw, x, n);
+            want(yw, x, n);
         else
             for (size_t i = 0; i < n; i++)
-                yw[i] = (float)gelu_d(x[i]);
+                yw[i] = (float)oracle(x[i]);
         const int in_place = (it / 3) % 2;
         if (in_place && n)
             memcpy(yg, x, n * sizeof *yg);
-        got->gelu_f32(yg, in_place ? yg : x, n);
+        got(yg, in_place ? yg : x, n);
         compare(ck, yw, yg, n, "n=%zu x in [-%g, %g]%s", n, (double)lim, (double)lim,
                 in_place ? " in place" : "");
         GUARDS_OK(ck, &bg, "n=%zu", n);
@@ -617,38 +616,24 @@ static void test_gelu(check *ck, const kernel_test *kt, const cv_kernels *want,
     }
 }
 
+/* x in [-10, 10], then [-3, 3] where tanh bends, then [-0.5, 0.5] where a
+ * bad small-argument path shows. */
+static void test_gelu(check *ck, const kernel_test *kt, const cv_kernels *want,
+                      const cv_kernels *got)
+{
+    (void)kt;
+    static const float range[] = {10, 3, 0.5f};
+    unary_case(ck, want ? want->gelu_f32 : NULL, got->gelu_f32, gelu_d, range);
+}
+
 /* VQVAE: swish on x in [-100, 100] (saturation at both ends), [-8, 8] and
- * [-0.5, 0.5]; in place every other call. */
+ * [-0.5, 0.5]. */
 static void test_swish(check *ck, const kernel_test *kt, const cv_kernels *want,
                        const cv_kernels *got)
 {
     (void)kt;
     static const float range[] = {100, 8, 0.5f};
-    for (size_t it = 0; it < N_EDGE + N_RANDOM; it++) {
-        const size_t n = vec_size(ck, it);
-        const float lim = range[it % 3];
-        ck->group = (int)(it % 3);
-        gbuf bx, bw, bg;
-        float *x = fbuf(&bx, &ck->rng, n), *yw = fbuf(&bw, &ck->rng, n);
-        float *yg = fbuf(&bg, &ck->rng, n);
-        fill_uniform(&ck->rng, x, n, -lim, lim);
-        if (want)
-            want->swish_f32(yw, x, n);
-        else
-            for (size_t i = 0; i < n; i++)
-                yw[i] = (float)swish_d(x[i]);
-        const int in_place = (it / 3) % 2;
-        if (in_place && n)
-            memcpy(yg, x, n * sizeof *yg);
-        got->swish_f32(yg, in_place ? yg : x, n);
-        compare(ck, yw, yg, n, "n=%zu x in [-%g, %g]%s", n, (double)lim, (double)lim,
-                in_place ? " in place" : "");
-        GUARDS_OK(ck, &bg, "n=%zu", n);
-        GUARDS_OK(ck, &bw, "n=%zu", n);
-        gbuf_free(&bx);
-        gbuf_free(&bw);
-        gbuf_free(&bg);
-    }
+    unary_case(ck, want ? want->swish_f32 : NULL, got->swish_f32, swish_d, range);
 }
 
 /* logits of growing range, some shifted far from 0 (without the max
