@@ -205,9 +205,9 @@ static inline __attribute__((always_inline)) void row_step(
 }
 
 /* Weight rows [0, n) against mb prepared activation rows, pairs [p0, p0+np)
- * of np_all; instantiated per constant mb. */
+ * of the row; instantiated per constant mb. */
 typedef struct {
-    size_t n, row_bytes, np_all, p0, np, sp;
+    size_t n, row_bytes, p0, np, sp;
     int half, first, last;
     const unsigned char *w;
     const xpair *xp;
@@ -248,7 +248,7 @@ static void pass(size_t mb, size_t n, size_t nb, const cv_block_q8x *xq, size_t 
     size_t sp = X_BYTES / sizeof(xpair) / mb & ~(size_t)1;
     if (sp > np_all)
         sp = np_all;
-    slice_job j = {.row_bytes = row_bytes, .np_all = np_all, .sp = sp, .w = w, .ldy = ldy};
+    slice_job j = {.row_bytes = row_bytes, .sp = sp, .w = w, .ldy = ldy};
     if (sp == np_all) { /* one slice: prepare once, walk every row */
         for (size_t i = 0; i < mb; i++)
             prep_row(xq + i * ldxq, nb, 0, np_all, xp + i * sp);
