@@ -306,6 +306,8 @@ void cv_model_free(cv_model *m)
 const cv_hparams *cv_model_hparams(const cv_model *m) { return &m->hp; }
 const char *cv_model_path(const cv_model *m) { return m->g ? cv_gguf_path(m->g) : "(random weights)"; }
 
+const cv_gguf *cv_model_gguf(const cv_model *m) { return m->g; }
+
 static uint64_t wbytes(const weight_t *w, int rows)
 {
     return cv_rows_nbytes(w->type, (size_t)rows, (size_t)w->cols);

@@ -25,6 +25,7 @@
 
 #include "cv_status.h"
 #include "cv_types.h"
+#include "gguf.h"
 #include "kernels.h"
 
 #ifdef __cplusplus
@@ -77,6 +78,8 @@ cv_status cv_model_new_random(const cv_hparams *hp, cv_type t, uint64_t seed, in
                               cv_error *err);
 const cv_hparams *cv_model_hparams(const cv_model *m);
 const char *cv_model_path(const cv_model *m);
+/* The GGUF the model was loaded from (its metadata), NULL for random weights. */
+const cv_gguf *cv_model_gguf(const cv_model *m);
 /* Bytes of weights read by one forward pass of one token (all matrices of
  * every layer, one embedding row or so excluded, plus the logits matrix). */
 uint64_t cv_model_weight_bytes(const cv_model *m, bool with_logits);
