@@ -22,6 +22,7 @@ int cv_cmd_decode(int argc, char **argv);
 int cv_cmd_tokenize(int argc, char **argv);
 int cv_cmd_convert_tokenizer(int argc, char **argv);
 int cv_cmd_clusters(int argc, char **argv);
+int cv_cmd_generate(int argc, char **argv);
 
 /* Prints "cogvideo: <msg>" (one line) to stderr and returns `code`. */
 int cv_cli_fail(int code, const char *fmt, ...)

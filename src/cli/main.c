@@ -17,7 +17,7 @@ typedef struct {
 } command;
 
 static const command commands[] = {
-    {"generate", NULL, "text -> video: keyframes, interpolation, PNG frames and GIF"},
+    {"generate", cv_cmd_generate, "text -> video: keyframes, interpolation, PNG frames and GIF"},
     {"convert", cv_cmd_convert, "SAT checkpoint folder -> GGUF model"},
     {"convert-vqvae", cv_cmd_convert_vqvae, "icetk ice_image.pt -> GGUF VQVAE"},
     {"convert-tokenizer", cv_cmd_convert_tokenizer, "icetk ice_text.model -> GGUF tokenizer"},

@@ -1,0 +1,842 @@
+/* generate.c — `cogvideo generate`: prompt -> tokens (src/pipeline.c) ->
+ * frames (src/vqvae.c) -> OUT_DIR with frames/, video.gif, sheet.png,
+ * tokens.npy and run.json (DESIGN.md §5). */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+#include "cogvideo.h"
+#include "gen.h"
+#include "npy.h"
+#include "sha256.h"
+#include "sp_normalize.h"
+#include "tokenizer.h"
+
+#define DEFAULT_MODEL_DIR "models/cogvideo-tiny"
+#define MAX_BATCH 64
+#define MAX_PROMPTS 10000
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: cogvideo generate (-p PROMPT | --prompt-file FILE) [-m MODEL_DIR] [-o OUT_DIR]\n"
+            "                         [--seed N] [--stage 1|2|both] [--rounds R] [--guidance ALPHA | --no-guidance]\n"
+            "                         [--batch N] [--threads N] [--first-frame-only] [--tokens TOKENS.npy]\n"
+            "                         [--size N] [--clusters LABELS.npy] [--quiet]\n"
+            "Text to video, as CogVideo's pipeline: stage 1 draws the first frame (CogView2 mode) and the\n"
+            "keyframes after it; stage 2 interpolates R rounds (each doubles the frame rate); the VQVAE\n"
+            "decodes every frame.  Writes OUT_DIR/frames/0000.png ..., video.gif, sheet.png, tokens.npy\n"
+            "([frames, tokens per frame]) and run.json (prompt, seed, flags, model digests, timings).\n"
+            "With --batch N > 1 each sample gets OUT_DIR/sample-K/ and OUT_DIR/tokens.npy is [N, frames,\n"
+            "tokens]; with --prompt-file each line gets OUT_DIR/prompt-NNN/.  OUT_DIR is written under a\n"
+            "temporary name and replaces an empty directory or a previous run's only at the end.\n"
+            "  -p, --prompt TEXT      the prompt (UTF-8)\n"
+            "  --prompt-file FILE     one prompt per line (empty lines are skipped)\n"
+            "  -m, --model MODEL_DIR  stage1.gguf, stage2.gguf, vqvae.gguf and tokenizer.gguf (or\n"
+            "                         tokenizer.model); default " DEFAULT_MODEL_DIR "\n"
+            "  -o, --out OUT_DIR      default out\n"
+            "  --seed N               0 .. 2^64-1 (default 0): same seed, model and flags give the same\n"
+            "                         tokens, whatever --threads and --batch (sample K draws the same)\n"
+            "  --stage S              1: keyframes only; 2: interpolate --tokens; both (default)\n"
+            "  --rounds R             interpolation rounds, 0..8 (default: the stage-2 model's, 3)\n"
+            "  --guidance ALPHA       classifier-free guidance in stage 1 and 2, logits u + (c-u) ALPHA\n"
+            "  --no-guidance          no guidance at all (default: the models', stage 1 guided, alpha 3)\n"
+            "  --batch N              samples per prompt, 1..%d, sharing every pass over the weights\n"
+            "  --threads N            worker threads (default: OMP_NUM_THREADS or all cores)\n"
+            "  --first-frame-only     stop after the first frame\n"
+            "  --tokens FILE          --stage 2: a stage-1 run's tokens.npy ([F, tokens] or [N, F, tokens])\n"
+            "  --size N               frames upscaled to N pixels high (default: the decoder's size)\n"
+            "  --clusters FILE        cluster labels .npy for the sampler, instead of the models'\n"
+            "  --compat-guider-bug    guided stage 2 as the original (its bug 3: frames misplaced)\n"
+            "  --dump DIR             for tests: sample 0's sequences and some sampler inputs per phase\n"
+            "  --quiet                no progress on stderr\n",
+            MAX_BATCH);
+}
+
+typedef struct {
+    const char *prompt, *prompt_file, *model_dir, *out, *tokens, *clusters, *dump;
+    uint64_t seed;
+    int stage; /* 1, 2, or 3 = both */
+    int rounds, guidance, batch, threads, size;
+    float alpha;
+    bool first_only, quiet, compat;
+} gen_args;
+
+static int parse_u64(const char *flag, const char *s, uint64_t *v)
+{
+    char *end;
+    errno = 0;
+    const unsigned long long x = strtoull(s, &end, 10);
+    if (errno || end == s || *end || s[0] == '-' || s[0] == '+')
+        return cv_cli_fail(CV_EXIT_USAGE, "%s: '%s' is not an integer in 0 .. 18446744073709551615", flag, s);
+    *v = (uint64_t)x;
+    return CV_EXIT_OK;
+}
+
+static const char **str_flag(gen_args *a, const char *f)
+{
+    return !strcmp(f, "-p") || !strcmp(f, "--prompt") ? &a->prompt
+           : !strcmp(f, "--prompt-file")              ? &a->prompt_file
+           : !strcmp(f, "-m") || !strcmp(f, "--model") ? &a->model_dir
+           : !strcmp(f, "-o") || !strcmp(f, "--out")   ? &a->out
+           : !strcmp(f, "--tokens")                   ? &a->tokens
+           : !strcmp(f, "--clusters")                 ? &a->clusters
+           : !strcmp(f, "--dump")                     ? &a->dump
+                                                      : NULL;
+}
+
+static int parse_valued(gen_args *a, const char *f, const char *v)
+{
+    if (str_flag(a, f)) {
+        *str_flag(a, f) = v;
+        return CV_EXIT_OK;
+    }
+    if (!strcmp(f, "--seed"))
+        return parse_u64(f, v, &a->seed);
+    if (!strcmp(f, "--rounds"))
+        return cv_cli_int(f, v, 0, 8, &a->rounds);
+    if (!strcmp(f, "--batch"))
+        return cv_cli_int(f, v, 1, MAX_BATCH, &a->batch);
+    if (!strcmp(f, "--threads"))
+        return cv_cli_int(f, v, 1, 1024, &a->threads);
+    if (!strcmp(f, "--size"))
+        return cv_cli_int(f, v, 1, 8192, &a->size);
+    if (!strcmp(f, "--guidance")) {
+        a->guidance = 1;
+        return cv_cli_float(f, v, 0.0f, 1000.0f, &a->alpha);
+    }
+    if (strcmp(v, "1") && strcmp(v, "2") && strcmp(v, "both"))
+        return cv_cli_fail(CV_EXIT_USAGE, "--stage: '%s' is not 1, 2 or both", v);
+    a->stage = v[0] == 'b' ? 3 : v[0] - '0';
+    return CV_EXIT_OK;
+}
+
+static bool *bool_flag(gen_args *a, const char *f)
+{
+    return !strcmp(f, "--first-frame-only")    ? &a->first_only
+           : !strcmp(f, "--quiet")             ? &a->quiet
+           : !strcmp(f, "--compat-guider-bug") ? &a->compat
+                                               : NULL;
+}
+
+static int check_args(const gen_args *a)
+{
+    if (!a->prompt == !a->prompt_file)
+        return cv_cli_fail(CV_EXIT_USAGE, "generate: give either -p PROMPT or --prompt-file FILE (see --help)");
+    if (a->stage == 2 && !a->tokens)
+        return cv_cli_fail(CV_EXIT_USAGE, "--stage 2 needs --tokens TOKENS.npy (a stage-1 run's tokens.npy)");
+    if (a->tokens && a->stage != 2)
+        return cv_cli_fail(CV_EXIT_USAGE, "--tokens is for --stage 2 (stage 1 makes its own tokens)");
+    if (a->tokens && a->prompt_file)
+        return cv_cli_fail(CV_EXIT_USAGE, "--tokens resumes one prompt's run: use -p, not --prompt-file");
+    if (a->first_only && a->stage == 2)
+        return cv_cli_fail(CV_EXIT_USAGE, "--first-frame-only is a stage-1 option (not with --stage 2)");
+    if (a->dump && a->prompt_file)
+        return cv_cli_fail(CV_EXIT_USAGE, "--dump records one prompt's run: use -p");
+    return CV_EXIT_OK;
+}
+
+static int parse(int argc, char **argv, gen_args *a)
+{
+    *a = (gen_args){.model_dir = DEFAULT_MODEL_DIR, .out = "out", .stage = 3, .rounds = -1, .guidance = -1,
+                    .batch = 1, .alpha = -1.0f};
+    for (int i = 1; i < argc; i++) {
+        const char *f = argv[i];
+        if (bool_flag(a, f)) {
+            *bool_flag(a, f) = true;
+            continue;
+        }
+        if (!strcmp(f, "--no-guidance")) {
+            a->guidance = 0;
+            continue;
+        }
+        const bool valued = str_flag(a, f) || !strcmp(f, "--seed") || !strcmp(f, "--stage") ||
+                            !strcmp(f, "--rounds") || !strcmp(f, "--guidance") || !strcmp(f, "--batch") ||
+                            !strcmp(f, "--threads") || !strcmp(f, "--size");
+        if (!valued)
+            return cv_cli_fail(CV_EXIT_USAGE, f[0] == '-' ? "generate: unknown option '%s' (see cogvideo generate --help)"
+                                                          : "generate: unexpected argument '%s' (the prompt goes after -p)",
+                               f);
+        if (i + 1 >= argc)
+            return cv_cli_fail(CV_EXIT_USAGE, "generate: %s needs a value", f);
+        const int rc = parse_valued(a, f, argv[++i]);
+        if (rc)
+            return rc;
+    }
+    return check_args(a);
+}
+
+/* ------------------------------------------------------------ prompts */
+
+typedef struct {
+    char **v;
+    int n;
+} prompt_list;
+
+static void prompts_free(prompt_list *p)
+{
+    for (int i = 0; i < p->n; i++)
+        free(p->v[i]);
+    free(p->v);
+}
+
+/* A prompt must be UTF-8: the tokenizer would map invalid bytes to U+FFFD
+ * silently, and the run would not be the one the user asked for. */
+static cv_status check_utf8(const char *what, const char *s, cv_error *err)
+{
+    for (size_t i = 0, n = strlen(s), m; i < n; i += m)
+        if (!cv_sp_valid_utf8((const uint8_t *)s + i, n - i, &m))
+            return cv_error_set(err, CV_ERR_ARG, "%s: byte 0x%02x at offset %zu is not valid UTF-8 (expected UTF-8 text)",
+                                what, (unsigned)(uint8_t)s[i], i);
+    return CV_OK;
+}
+
+static cv_status add_prompt(prompt_list *p, const char *s, size_t n, cv_error *err)
+{
+    char **v = realloc(p->v, ((size_t)p->n + 1) * sizeof *v);
+    if (!v)
+        return cv_error_set(err, CV_ERR_NOMEM, "out of memory");
+    p->v = v;
+    if (!(v[p->n] = strndup(s, n)))
+        return cv_error_set(err, CV_ERR_NOMEM, "out of memory");
+    p->n++;
+    return CV_OK;
+}
+
+static cv_status read_prompt_file(const char *path, prompt_list *p, cv_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return cv_error_set(err, CV_ERR_IO, "%s: %s", path, strerror(errno));
+    char *line = NULL, what[64];
+    size_t cap = 0;
+    ssize_t n;
+    cv_status s = CV_OK;
+    for (int lineno = 1; !s && (n = getline(&line, &cap, f)) >= 0; lineno++) {
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = '\0';
+        if (n == 0)
+            continue;
+        snprintf(what, sizeof what, "line %d", lineno);
+        if ((size_t)n != strlen(line))
+            s = cv_error_set(err, CV_ERR_ARG, "%s: line %d holds a NUL byte (expected UTF-8 text)", path, lineno);
+        else if (!(s = check_utf8(what, line, err)) && p->n >= MAX_PROMPTS)
+            s = cv_error_set(err, CV_ERR_ARG, "%s: more than %d prompts", path, MAX_PROMPTS);
+        else if (!s)
+            s = add_prompt(p, line, (size_t)n, err);
+        if (s && s != CV_ERR_NOMEM && strncmp(err->msg, path, strlen(path))) {
+            cv_error e = *err;
+            cv_error_set(err, s, "%s: %s", path, e.msg);
+        }
+    }
+    free(line);
+    fclose(f);
+    if (!s && p->n == 0)
+        s = cv_error_set(err, CV_ERR_ARG, "%s: no prompt (expected one per line)", path);
+    return s;
+}
+
+static cv_status load_prompts(const gen_args *a, prompt_list *p, cv_error *err)
+{
+    memset(p, 0, sizeof *p);
+    if (a->prompt_file)
+        return read_prompt_file(a->prompt_file, p, err);
+    cv_status s = check_utf8("-p", a->prompt, err);
+    return s ? s : add_prompt(p, a->prompt, strlen(a->prompt), err);
+}
+
+/* ------------------------------------------------------------ models */
+
+typedef struct {
+    char *path_s1, *path_s2, *path_vq, *path_tok;
+    cv_tokenizer *tok;
+    cv_pipeline_stage s1, s2;
+    cv_vqvae *vq;
+    bool use_s1, use_s2;
+} gen_models;
+
+static void models_free(gen_models *m)
+{
+    cv_tokenizer_free(m->tok);
+    cv_pipeline_stage_close(&m->s1);
+    cv_pipeline_stage_close(&m->s2);
+    cv_vqvae_free(m->vq);
+    free(m->path_s1), free(m->path_s2), free(m->path_vq), free(m->path_tok);
+}
+
+static bool exists(const char *p) { return p && access(p, F_OK) == 0; }
+
+/* MODEL_DIR's files; a part the run needs and does not find is named. */
+static cv_status find_models(const gen_args *a, gen_models *m, cv_error *err)
+{
+    const char *d = a->model_dir;
+    if (!exists(d))
+        return !strcmp(d, DEFAULT_MODEL_DIR)
+                   ? cv_error_set(err, CV_ERR_IO,
+                                  "%s: the embedded default model is not in this build yet (issue 7); pass -m MODEL_DIR",
+                                  d)
+                   : cv_error_set(err, CV_ERR_IO, "%s: no such model directory (expected stage1.gguf, stage2.gguf, "
+                                                  "vqvae.gguf and tokenizer.gguf in it)", d);
+    m->path_s1 = gen_path(d, "stage1.gguf");
+    m->path_s2 = gen_path(d, "stage2.gguf");
+    m->path_vq = gen_path(d, "vqvae.gguf");
+    m->path_tok = gen_path(d, "tokenizer.gguf");
+    if (!m->path_s1 || !m->path_s2 || !m->path_vq || !m->path_tok)
+        return cv_error_set(err, CV_ERR_NOMEM, "out of memory");
+    if (!exists(m->path_tok)) {
+        free(m->path_tok);
+        if (!(m->path_tok = gen_path(d, "tokenizer.model")))
+            return cv_error_set(err, CV_ERR_NOMEM, "out of memory");
+    }
+    m->use_s1 = a->stage != 2;
+    m->use_s2 = a->stage != 1 && !a->first_only;
+    const char *missing = m->use_s1 && !exists(m->path_s1) ? m->path_s1
+                          : m->use_s2 && !exists(m->path_s2) ? m->path_s2
+                          : !exists(m->path_vq)              ? m->path_vq
+                          : !exists(m->path_tok)             ? m->path_tok
+                                                             : NULL;
+    if (missing == m->path_s2 && a->stage == 3)
+        return cv_error_set(err, CV_ERR_IO, "%s: missing (expected the stage-2 model for --stage both; --stage 1 "
+                                            "runs without it)", missing);
+    if (missing)
+        return cv_error_set(err, CV_ERR_IO, "%s: missing (expected the %s)", missing,
+                            missing == m->path_vq    ? "VQVAE decoder, from cogvideo convert-vqvae"
+                            : missing == m->path_tok ? "tokenizer: tokenizer.gguf or tokenizer.model"
+                                                     : "stage model, from cogvideo convert");
+    return CV_OK;
+}
+
+static cv_status check_vqvae(const gen_models *m, const cv_pipeline_stage *st, cv_error *err)
+{
+    const cv_vqvae_hparams *vh = cv_vqvae_get_hparams(m->vq);
+    const cv_hparams *hp = cv_model_hparams(st->model);
+    if (vh->grid_h != hp->frame_h || vh->grid_w != hp->frame_w || vh->codebook_size < hp->image_tokens)
+        return cv_error_set(err, CV_ERR_ARG,
+                            "%s: a %dx%d grid of %d codes does not fit %s (expected %dx%d, at least %d codes)",
+                            m->path_vq, vh->grid_h, vh->grid_w, vh->codebook_size, cv_model_path(st->model),
+                            hp->frame_h, hp->frame_w, hp->image_tokens);
+    return CV_OK;
+}
+
+static cv_status load_models(const gen_args *a, gen_models *m, cv_error *err)
+{
+    memset(m, 0, sizeof *m);
+    cv_status s = find_models(a, m, err);
+    if (!s)
+        s = cv_tokenizer_load(m->path_tok, NULL, &m->tok, err);
+    if (!s && m->use_s1)
+        s = cv_pipeline_stage_open(m->path_s1, 1, a->clusters, &m->s1, err);
+    if (!s && m->use_s2)
+        s = cv_pipeline_stage_open(m->path_s2, 2, a->clusters, &m->s2, err);
+    if (!s)
+        s = cv_vqvae_load(m->path_vq, &m->vq, err);
+    for (int i = 0; i < 2 && !s; i++) {
+        const cv_pipeline_stage *st = i ? &m->s2 : &m->s1;
+        if (st->model && !(s = cv_pipeline_check_tokenizer(m->tok, st->model, err)))
+            s = check_vqvae(m, st, err);
+    }
+    if (!s && m->use_s1 && m->use_s2 &&
+        cv_model_hparams(m->s1.model)->frame_len != cv_model_hparams(m->s2.model)->frame_len)
+        s = cv_error_set(err, CV_ERR_ARG, "%s and %s have different frames (expected the same token grid)",
+                         m->path_s1, m->path_s2);
+    return s;
+}
+
+/* ------------------------------------------------------------ --dump */
+
+/* Sample 0's first job of every phase: the sequences as given and filled,
+ * and the sampler's logits at steps 0, 1, steps/2 and steps-1, in the
+ * layout `cogvideo logits` reads and writes (tests compare the two). */
+typedef struct {
+    const char *dir;
+    int n_logits, image_tokens;
+    int64_t idx[4];
+    float *logits; /* [4][image_tokens] */
+    cv_status status;
+    cv_error err;
+} gen_dump;
+
+static void dump_probe(gen_dump *d, const cv_pipeline_probe *p)
+{
+    const int want[4] = {0, 1, p->steps / 2, p->steps - 1};
+    for (int i = 0; i < 4; i++)
+        if (p->step == want[i] && (d->n_logits == 0 || d->idx[d->n_logits - 1] < p->step) && d->n_logits < 4) {
+            d->idx[d->n_logits] = p->step;
+            memcpy(d->logits + (size_t)d->n_logits++ * (size_t)d->image_tokens, p->logits,
+                   (size_t)d->image_tokens * sizeof(float));
+            return;
+        }
+}
+
+static const char *phase_dir(cv_pipeline_phase ph, int round, char *buf, size_t n)
+{
+    if (ph == CV_PHASE_ROUND)
+        snprintf(buf, n, "s2_round%d", round);
+    else
+        snprintf(buf, n, "%s", ph == CV_PHASE_FIRST ? "s1_first" : "s1_video");
+    return buf;
+}
+
+static cv_status dump_meta(const char *dir, cv_pipeline_phase ph, float log_w, float alpha, cv_error *err)
+{
+    static const char *const modes[] = {"s1-first", "s1-video", "s2-interp"};
+    char *p = gen_path(dir, "meta.json");
+    json_t *j = json_pack("{s:s, s:f, s:f}", "mode", modes[ph], "log_w", (double)log_w, "alpha", (double)alpha);
+    cv_status s = p && j && !json_dump_file(j, p, JSON_INDENT(1))
+                      ? CV_OK
+                      : cv_error_set(err, CV_ERR_IO, "%s: cannot write", p ? p : dir);
+    json_decref(j);
+    free(p);
+    return s;
+}
+
+static cv_status dump_npy(const char *dir, const char *name, cv_dtype dt, int ndim, const int64_t *shape,
+                          const void *data, cv_error *err)
+{
+    char *p = gen_path(dir, name);
+    cv_status s = p ? cv_npy_save(p, dt, ndim, shape, data, err) : cv_error_set(err, CV_ERR_NOMEM, "out of memory");
+    free(p);
+    return s;
+}
+
+static void dump_seqs(gen_dump *d, cv_pipeline_phase ph, int round, const int64_t *in, const int64_t *out, int len,
+                      const int64_t *g, int glen, float log_w, float alpha)
+{
+    char name[32];
+    char *dir = gen_path(d->dir, phase_dir(ph, round, name, sizeof name));
+    cv_error *e = &d->err;
+    cv_status s = dir ? cv_cli_make_dir(dir, e) : cv_error_set(e, CV_ERR_NOMEM, "out of memory");
+    const int64_t n1[1] = {len}, gn[1] = {glen}, ni[1] = {d->n_logits}, nl[2] = {d->n_logits, d->image_tokens};
+    if (!s)
+        s = dump_npy(dir, "seq_in.npy", CV_DT_I64, 1, n1, in, e);
+    if (!s)
+        s = dump_npy(dir, "teacher.npy", CV_DT_I64, 1, n1, out, e);
+    if (!s && g)
+        s = dump_npy(dir, "guider_seq_in.npy", CV_DT_I64, 1, gn, g, e);
+    if (!s)
+        s = dump_npy(dir, "step_logits_idx.npy", CV_DT_I64, 1, ni, d->idx, e);
+    if (!s)
+        s = dump_npy(dir, "step_logits.npy", CV_DT_F32, 2, nl, d->logits, e);
+    if (!s)
+        s = dump_meta(dir, ph, log_w, alpha, e);
+    if (s && !d->status)
+        d->status = s;
+    d->n_logits = 0;
+    free(dir);
+}
+
+/* The pipeline's three callbacks share one ctx. */
+typedef struct {
+    gen_progress *prog;
+    gen_dump *dump;
+} gen_hooks;
+
+static void hook_progress(void *c, const cv_pipeline_progress *p) { gen_progress_step(((gen_hooks *)c)->prog, p); }
+
+static void hook_probe(void *c, const cv_pipeline_probe *p)
+{
+    gen_hooks *h = c;
+    if (h->dump)
+        dump_probe(h->dump, p);
+}
+
+static void hook_seqs(void *c, cv_pipeline_phase ph, int round, const int64_t *in, const int64_t *out, int len,
+                      const int64_t *g, int glen, float log_w, float alpha)
+{
+    gen_hooks *h = c;
+    if (h->dump)
+        dump_seqs(h->dump, ph, round, in, out, len, g, glen, log_w, alpha);
+}
+
+/* ------------------------------------------------------------ the run */
+
+#define MAX_ROUNDS 9
+
+typedef struct {
+    double s1_sec, s1_tokens, s2_sec, s2_tokens, decode_sec;
+    double round_sec[MAX_ROUNDS], round_tokens[MAX_ROUNDS];
+    int round0, rounds, frames;
+} gen_times;
+
+typedef struct {
+    const gen_args *a;
+    gen_models *m;
+    cv_pipeline_opts po;
+    gen_progress prog;
+    int keyframes, rounds; /* target rounds */
+    const int64_t *resume; /* --tokens: [batch][resume_n][L] */
+    int resume_n;
+} gen_run;
+
+static bool guided(const gen_args *a, const cv_pipeline_stage *st)
+{
+    return a->guidance < 0 ? st->cfg.guided : a->guidance != 0;
+}
+
+/* Work units (rows x steps) of a whole prompt, for the ETA. */
+static double plan_units(const gen_run *r, int frames0)
+{
+    const gen_models *m = r->m;
+    const double B = r->a->batch;
+    double u = 0;
+    if (m->use_s1) {
+        const double L = cv_model_hparams(m->s1.model)->frame_len;
+        u += B * L;
+        if (!r->a->first_only)
+            u += B * (1 + guided(r->a, &m->s1)) * (r->keyframes - 1) * L;
+    }
+    if (m->use_s2) {
+        const cv_hparams *hp = cv_model_hparams(m->s2.model);
+        const int g = (hp->n_time_slots + 1) / 2;
+        for (int n = frames0; g > 1 && n < cv_pipeline_frames_after(&m->s2.cfg, r->rounds); n = 2 * n - 1)
+            u += B * (n - 1) / (g - 1) * (1 + guided(r->a, &m->s2)) * (g - 1) * (double)hp->frame_len;
+    }
+    return u;
+}
+
+static cv_status run_stage1(gen_run *r, const char *prompt, int64_t **tok, int *n, gen_times *t, cv_error *err)
+{
+    const gen_models *m = r->m;
+    const int L = cv_model_hparams(m->s1.model)->frame_len, B = r->a->batch;
+    *n = r->a->first_only ? 1 : r->keyframes;
+    if (!(*tok = malloc((size_t)B * (size_t)*n * (size_t)L * sizeof **tok)))
+        return cv_error_set(err, CV_ERR_NOMEM, "out of memory");
+    const double t0 = gen_now();
+    cv_status s = cv_pipeline_stage1(m->tok, &m->s1, prompt, B, 0, r->a->first_only, &r->po, *tok, err);
+    t->s1_sec = gen_now() - t0;
+    t->s1_tokens = (double)B * (*n) * L;
+    if (!s)
+        gen_progress_done(&r->prog, "stage 1", t->s1_tokens, t->s1_sec);
+    return s;
+}
+
+static cv_status run_stage2(gen_run *r, const char *prompt, int64_t **tok, int *n, gen_times *t, cv_error *err)
+{
+    const gen_models *m = r->m;
+    const int L = cv_model_hparams(m->s2.model)->frame_len, B = r->a->batch;
+    const int r0 = cv_pipeline_round_of(&m->s2.cfg, *n);
+    if (r0 < 0 || r0 > r->rounds)
+        return cv_error_set(err, CV_ERR_ARG, "%d frames per sample to interpolate (expected %d after 0..%d rounds)", *n,
+                            cv_pipeline_frames_after(&m->s2.cfg, 0), r->rounds);
+    t->round0 = r0;
+    cv_status s = CV_OK;
+    for (int round = r0; round < r->rounds && !s; round++) {
+        const int n2 = 2 * *n - 1;
+        int64_t *out = malloc((size_t)B * (size_t)n2 * (size_t)L * sizeof *out);
+        if (!out)
+            return cv_error_set(err, CV_ERR_NOMEM, "out of memory");
+        const double t0 = gen_now();
+        s = cv_pipeline_round(m->tok, &m->s2, prompt, B, 0, round, *tok, *n, &r->po, out, err);
+        const double dt = gen_now() - t0;
+        free(*tok);
+        *tok = out;
+        t->round_sec[round] = dt;
+        t->round_tokens[round] = (double)B * (n2 - *n) * L;
+        t->s2_sec += dt;
+        t->s2_tokens += t->round_tokens[round];
+        *n = n2;
+        t->rounds = round + 1 - r0;
+        char what[48];
+        snprintf(what, sizeof what, "stage 2, round %d (%d frames)", round + 1, n2);
+        if (!s)
+            gen_progress_done(&r->prog, what, t->round_tokens[round], dt);
+    }
+    return s;
+}
+
+/* --tokens: [F, L] or [B, F, L] image ids of a stage-1 (or earlier) run. */
+static cv_status load_tokens(const gen_args *a, const gen_models *m, int *batch, int64_t **tok, int *n, cv_error *err)
+{
+    const cv_hparams *hp = cv_model_hparams(m->s2.model);
+    cv_npy t;
+    cv_status s = cv_npy_load_i64(a->tokens, &t, tok, err);
+    if (s)
+        return s;
+    const int r = t.ndim;
+    if ((r != 2 && r != 3) || t.shape[r - 1] != hp->frame_len || t.count == 0 || t.shape[r - 2] > 100000 ||
+        (r == 3 && t.shape[0] > MAX_BATCH))
+        s = cv_error_set(err, CV_ERR_ARG, "%s: shape of rank %d does not fit (expected [frames, %d] or [batch, frames, %d], "
+                                          "batch <= %d)", a->tokens, r, hp->frame_len, hp->frame_len, MAX_BATCH);
+    for (size_t i = 0; !s && i < t.count; i++)
+        if ((*tok)[i] < 0 || (*tok)[i] >= hp->image_tokens)
+            s = cv_error_set(err, CV_ERR_ARG, "%s: token %lld at %zu (expected image ids 0..%d)", a->tokens,
+                             (long long)(*tok)[i], i, hp->image_tokens - 1);
+    const int b = r == 3 ? (int)t.shape[0] : 1;
+    if (!s && a->batch != 1 && a->batch != b)
+        s = cv_error_set(err, CV_ERR_ARG, "--batch %d, but %s holds %d samples", a->batch, a->tokens, b);
+    if (s) {
+        free(*tok);
+        *tok = NULL;
+        return s;
+    }
+    *batch = b;
+    *n = (int)t.shape[r - 2];
+    return CV_OK;
+}
+
+/* One prompt's files under pdir: one sample in pdir itself, several in
+ * pdir/sample-K with pdir/tokens.npy [B, F, L] beside them. */
+static cv_status write_prompt(const gen_run *r, const char *pdir, const int64_t *tok, int n, int L, double fps,
+                              cv_error *err)
+{
+    const int B = r->a->batch;
+    const gen_images im = {r->m->vq, r->a->threads, r->a->size, (float)fps};
+    if (B == 1)
+        return gen_write_sample(pdir, &im, tok, n, L, true, err);
+    char name[32];
+    cv_status s = CV_OK;
+    for (int b = 0; b < B && !s; b++) {
+        snprintf(name, sizeof name, "sample-%d", b);
+        char *d = gen_path(pdir, name);
+        s = d ? cv_cli_make_dir(d, err) : cv_error_set(err, CV_ERR_NOMEM, "out of memory");
+        if (!s)
+            s = gen_write_sample(d, &im, tok + (size_t)b * (size_t)n * (size_t)L, n, L, true, err);
+        free(d);
+    }
+    const int64_t shape[3] = {B, n, L};
+    char *p = s ? NULL : gen_path(pdir, "tokens.npy");
+    if (!s)
+        s = p ? cv_npy_save(p, CV_DT_I64, 3, shape, tok, err) : cv_error_set(err, CV_ERR_NOMEM, "out of memory");
+    free(p);
+    return s;
+}
+
+static int frame_len_of(const gen_models *m)
+{
+    return cv_model_hparams(m->use_s1 ? m->s1.model : m->s2.model)->frame_len;
+}
+
+static const cv_pipeline_config *config_of(const gen_models *m)
+{
+    return m->use_s2 ? &m->s2.cfg : &m->s1.cfg;
+}
+
+static cv_status run_prompt(gen_run *r, const char *prompt, const char *pdir, gen_times *t, cv_error *err)
+{
+    int64_t *tok = NULL;
+    int n = 0;
+    const int L = frame_len_of(r->m);
+    cv_status s = CV_OK;
+    memset(t, 0, sizeof *t);
+    if (r->m->use_s1) {
+        s = run_stage1(r, prompt, &tok, &n, t, err);
+    } else {
+        n = r->resume_n;
+        const size_t sz = (size_t)r->a->batch * (size_t)n * (size_t)L * sizeof *tok;
+        if ((tok = malloc(sz)))
+            memcpy(tok, r->resume, sz);
+        else
+            s = cv_error_set(err, CV_ERR_NOMEM, "out of memory");
+    }
+    if (!s && r->m->use_s2)
+        s = run_stage2(r, prompt, &tok, &n, t, err);
+    t->frames = n;
+    const double t0 = gen_now();
+    if (!s)
+        s = write_prompt(r, pdir, tok, n, L, cv_pipeline_fps(config_of(r->m), n), err);
+    t->decode_sec = gen_now() - t0;
+    free(tok);
+    return s;
+}
+
+/* ------------------------------------------------------------ run.json */
+
+static json_t *model_json(const char *path, cv_status *s, cv_error *err)
+{
+    char hex[65];
+    if (!path || *s)
+        return json_null();
+    if ((*s = cv_sha256_file(path, hex, err)))
+        return json_null();
+    return json_pack("{s:s, s:s}", "file", path, "sha256", hex);
+}
+
+static json_t *times_json(const gen_times *t)
+{
+    json_t *rounds = json_array();
+    for (int i = t->round0; i < t->round0 + t->rounds; i++)
+        json_array_append_new(rounds, json_pack("{s:i, s:f, s:f, s:f}", "round", i + 1, "seconds", t->round_sec[i],
+                                                "tokens", t->round_tokens[i],
+                                                "tokens_per_s", t->round_sec[i] > 0 ? t->round_tokens[i] / t->round_sec[i] : 0.0));
+    return json_pack("{s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:o}", "frames", t->frames, "stage1_s", t->s1_sec,
+                     "stage1_tokens_per_s", t->s1_sec > 0 ? t->s1_tokens / t->s1_sec : 0.0, "stage2_s", t->s2_sec,
+                     "stage2_tokens_per_s", t->s2_sec > 0 ? t->s2_tokens / t->s2_sec : 0.0, "decode_s",
+                     t->decode_sec, "total_s", t->s1_sec + t->s2_sec + t->decode_sec, "rounds", rounds);
+}
+
+static cv_status write_run_json(const gen_run *r, const char *dir, const prompt_list *p, const gen_times *t,
+                                cv_error *err)
+{
+    const gen_args *a = r->a;
+    const gen_models *m = r->m;
+    char seed[24];
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)a->seed);
+    cv_status s = CV_OK;
+    json_t *models = json_pack("{s:o, s:o, s:o, s:o}", "stage1", model_json(m->use_s1 ? m->path_s1 : NULL, &s, err),
+                               "stage2", model_json(m->use_s2 ? m->path_s2 : NULL, &s, err), "vqvae",
+                               model_json(m->path_vq, &s, err), "tokenizer", model_json(m->path_tok, &s, err));
+    json_t *prompts = json_array(), *times = json_array();
+    for (int i = 0; i < p->n; i++) {
+        json_array_append_new(prompts, json_string(p->v[i]));
+        json_array_append_new(times, times_json(&t[i]));
+    }
+    const bool g1 = m->use_s1 && guided(a, &m->s1), g2 = m->use_s2 && guided(a, &m->s2);
+    json_t *j = json_pack("{s:s, s:o, s:s, s:s, s:i, s:i, s:b, s:{s:b, s:b, s:f}, s:i, s:s*, s:f, s:o, s:o}",
+                          "cogvideo", cv_version(), "prompts", prompts, "seed", seed, "stage",
+                          a->stage == 3 ? "both" : a->stage == 1 ? "1" : "2", "batch", a->batch, "rounds", r->rounds,
+                          "first_frame_only", a->first_only, "guidance", "stage1", g1, "stage2", g2, "alpha",
+                          a->alpha >= 0 ? (double)a->alpha : (double)config_of(m)->guidance_alpha, "threads",
+                          a->threads, "tokens", a->tokens, "fps",
+                          cv_pipeline_fps(config_of(m), t[0].frames), "models", models, "timings", times);
+    char *path = gen_path(dir, "run.json");
+    if (!s && (!j || !path || json_dump_file(j, path, JSON_INDENT(2))))
+        s = cv_error_set(err, CV_ERR_IO, "%s: cannot write run.json", dir);
+    free(path);
+    json_decref(j);
+    return s;
+}
+
+/* ------------------------------------------------------------ the command */
+
+/* Every prompt's texts against the models' limits, before any work. */
+static cv_status check_prompts(const gen_run *r, const prompt_list *p, cv_error *err)
+{
+    cv_status s = CV_OK;
+    for (int i = 0; i < p->n && !s; i++)
+        for (int ph = 0; ph < 3 && !s; ph++) {
+            const cv_pipeline_stage *st = ph < 2 ? &r->m->s1 : &r->m->s2;
+            if ((ph < 2 && !r->m->use_s1) || (ph == 2 && !r->m->use_s2))
+                continue;
+            int64_t *ids, *g;
+            int n, gn;
+            s = cv_pipeline_text(r->m->tok, st, (cv_pipeline_phase)ph, 0, guided(r->a, st), p->v[i], &ids, &n, &g,
+                                 &gn, err);
+            free(ids), free(g);
+        }
+    if (s && p->n > 1) {
+        cv_error e = *err;
+        cv_error_set(err, s, "%s: %s", r->a->prompt_file, e.msg);
+    }
+    return s;
+}
+
+static cv_status setup_run(gen_run *r, gen_args *a, gen_models *m, int64_t **resume, cv_error *err)
+{
+    memset(r, 0, sizeof *r);
+    r->a = a;
+    r->m = m;
+    cv_status s = load_models(a, m, err);
+    if (s)
+        return s;
+    const cv_pipeline_config *c = config_of(m);
+    r->keyframes = c->keyframes;
+    r->rounds = a->rounds >= 0 ? a->rounds : m->use_s2 ? m->s2.cfg.rounds : 0;
+    if (m->use_s1 && m->use_s2 && m->s1.cfg.keyframes != m->s2.cfg.keyframes)
+        return cv_error_set(err, CV_ERR_ARG, "%s makes %d keyframes, %s expects %d (expected the same)", m->path_s1,
+                            m->s1.cfg.keyframes, m->path_s2, m->s2.cfg.keyframes);
+    if (r->rounds >= MAX_ROUNDS)
+        return cv_error_set(err, CV_ERR_ARG, "%s: %d rounds (expected at most %d)", m->path_s2, r->rounds,
+                            MAX_ROUNDS - 1);
+    if (a->tokens && (s = load_tokens(a, m, &a->batch, resume, &r->resume_n, err)))
+        return s;
+    r->resume = *resume;
+    cv_pipeline_opts_default(&r->po);
+    r->po.seed = a->seed;
+    r->po.nthreads = a->threads;
+    r->po.guided1 = r->po.guided2 = a->guidance;
+    r->po.alpha = a->alpha;
+    r->po.compat_guider_bug = a->compat;
+    return CV_OK;
+}
+
+static cv_status run_all(gen_run *r, const prompt_list *p, const char *top, gen_times *t, cv_error *err)
+{
+    cv_status s = CV_OK;
+    for (int i = 0; i < p->n && !s; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "prompt-%03d", i);
+        char *pdir = p->n > 1 ? gen_path(top, name) : strdup(top);
+        s = pdir ? CV_OK : cv_error_set(err, CV_ERR_NOMEM, "out of memory");
+        if (!s && p->n > 1)
+            s = cv_cli_make_dir(pdir, err);
+        if (!s) {
+            gen_progress_init(&r->prog, r->a->quiet, plan_units(r, r->m->use_s1 ? r->keyframes : r->resume_n));
+            s = run_prompt(r, p->v[i], pdir, &t[i], err);
+        }
+        free(pdir);
+    }
+    return s;
+}
+
+static cv_status generate(gen_args *a, cv_error *err)
+{
+    prompt_list p = {0};
+    gen_models m = {0};
+    gen_run r = {0};
+    gen_outdir od = {0};
+    gen_dump dump = {0};
+    gen_hooks hooks = {&r.prog, NULL};
+    int64_t *resume = NULL;
+    gen_times *t = NULL;
+    cv_status s = load_prompts(a, &p, err);
+    if (!s)
+        s = setup_run(&r, a, &m, &resume, err);
+    if (!s)
+        s = check_prompts(&r, &p, err);
+    if (!s && !(t = calloc((size_t)p.n, sizeof *t)))
+        s = cv_error_set(err, CV_ERR_NOMEM, "out of memory");
+    if (!s && a->dump) {
+        dump = (gen_dump){.dir = a->dump, .image_tokens = cv_model_hparams(m.use_s1 ? m.s1.model : m.s2.model)->image_tokens};
+        if (!(dump.logits = malloc(4 * (size_t)dump.image_tokens * sizeof(float))))
+            s = cv_error_set(err, CV_ERR_NOMEM, "out of memory");
+        else if (!(s = cv_cli_make_dir(a->dump, err)))
+            hooks.dump = &dump;
+    }
+    r.po.progress = hook_progress, r.po.probe = hook_probe, r.po.seqs = hook_seqs, r.po.ctx = &hooks;
+    if (!s)
+        s = gen_outdir_open(&od, a->out, err);
+    if (!s)
+        s = run_all(&r, &p, od.tmp, t, err);
+    if (!s && dump.status)
+        *err = dump.err, s = dump.status;
+    if (!s)
+        s = write_run_json(&r, od.tmp, &p, t, err);
+    if (!s)
+        s = gen_outdir_commit(&od, err);
+    if (s)
+        gen_outdir_abort(&od);
+    else
+        printf("%s: %d frame%s per sample, %s/video.gif\n", a->out, t[0].frames, t[0].frames == 1 ? "" : "s", a->out);
+    free(dump.logits);
+    free(resume);
+    free(t);
+    models_free(&m);
+    prompts_free(&p);
+    return s;
+}
+
+int cv_cmd_generate(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+            return usage(stdout), CV_EXIT_OK;
+    gen_args a;
+    int rc = parse(argc, argv, &a);
+    if (rc)
+        return rc;
+    cv_error err;
+    cv_status s = generate(&a, &err);
+    return s ? cv_cli_fail(cv_cli_exit_for(s), "%s", err.msg) : CV_EXIT_OK;
+}
