@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "mapfile.h"
+#include "pyfloat.h"
 
 static const char *const k_icetk_specials[] = {"<start_of_image>", "<start_of_english>", "<start_of_chinese>"};
 static const char k_default_unk_surface[] = " \xE2\x81\x87 "; /* TrainerSpec.unk_surface default */
@@ -462,44 +463,12 @@ const char *cv_tokenizer_kind(const cv_tokenizer *t)
     return t->m.model_type == CV_SP_BPE ? "bpe" : "unigram";
 }
 
-/* Python's repr of a float: the shortest digits that read back the same
- * ("%.17g" at most), in fixed notation when -4 <= exponent < 16 (with ".0"
- * when integral), else as d[.ddd]e[+-]XX. */
+/* CogVideo: str(float(duration)) + "秒". */
 size_t cv_tokenizer_duration_text(double x, char *buf, size_t n)
 {
-    if (!isfinite(x))
+    const size_t k = cv_python_float_str(x, buf, n);
+    if (k == 0 || n - k < 4) /* 秒 is 3 bytes, plus the NUL */
         return 0;
-    char d[40];
-    for (int p = 1; p <= 17; p++) {
-        snprintf(d, sizeof d, "%.*e", p - 1, x);
-        if (strtod(d, NULL) == x)
-            break;
-    }
-    char *e = strchr(d, 'e');
-    const int exp = atoi(e + 1);
-    *e = '\0';
-    char digits[24];
-    size_t nd = 0;
-    for (const char *c = d; *c; c++)
-        if (*c >= '0' && *c <= '9')
-            digits[nd++] = *c;
-    digits[nd] = '\0';
-    char num[64];
-    const char *sign = x < 0 || (x == 0 && signbit(x)) ? "-" : "";
-    if (exp < -4 || exp >= 16) {
-        snprintf(num, sizeof num, "%s%c%s%s%se%c%02d", sign, digits[0], nd > 1 ? "." : "", digits + 1, "",
-                 exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
-    } else if (exp < 0) {
-        snprintf(num, sizeof num, "%s0.%0*d%s", sign, -exp - 1, 0, digits);
-        if (exp == -1) /* "%0*d" with width 0 still prints "0" */
-            snprintf(num, sizeof num, "%s0.%s", sign, digits);
-    } else if ((size_t)exp + 1 >= nd) {
-        snprintf(num, sizeof num, "%s%s%0*d.0", sign, digits, (int)((size_t)exp + 1 - nd), 0);
-        if ((size_t)exp + 1 == nd)
-            snprintf(num, sizeof num, "%s%s.0", sign, digits);
-    } else {
-        snprintf(num, sizeof num, "%s%.*s.%s", sign, exp + 1, digits, digits + exp + 1);
-    }
-    const int w = snprintf(buf, n, "%s\xe7\xa7\x92", num); /* 秒 */
-    return w < 0 || (size_t)w >= n ? 0 : (size_t)w;
+    memcpy(buf + k, "\xe7\xa7\x92", 4); /* 秒 and its NUL */
+    return k + 3;
 }
