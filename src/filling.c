@@ -119,9 +119,18 @@ typedef struct {
     bool *guider; /* [n] */
 } fbatch;
 
-/* The first, non-incremental call of every sequence, as one batch. */
+static cv_forward_opts forward_opts(const cv_fill_opts *o)
+{
+    const cv_forward_opts f = {o->nthreads, o->batch_invariant};
+    return f;
+}
+
+/* The first, non-incremental call of every sequence: as one batch, or
+ * (batch invariant) one pass per sequence, so that each GEMM has exactly
+ * that sequence's rows, as when it runs alone. */
 static cv_status prefix_calls(const cv_model *m, const fbatch *b, const cv_fill_opts *o, cv_error *err)
 {
+    const cv_forward_opts fo = forward_opts(o);
     const cv_hparams *hp = cv_model_hparams(m);
     cv_call *calls = calloc((size_t)b->n, sizeof *calls);
     int64_t **buf = calloc((size_t)b->n, sizeof *buf);
@@ -140,8 +149,11 @@ static cv_status prefix_calls(const cv_model *m, const fbatch *b, const cv_fill_
         calls[i] = (cv_call){f->st, buf[i], buf[i] + f->prefix, f->prefix, f->tl, o->log_w,
                              o->mode == CV_FILL_S1_FIRST, NULL, NULL};
     }
-    if (!s)
-        s = cv_model_forward(m, calls, b->n, o->nthreads, err);
+    if (!s && o->batch_invariant)
+        for (int i = 0; i < b->n && !s; i++)
+            s = cv_model_forward_opts(m, &calls[i], 1, &fo, err);
+    else if (!s)
+        s = cv_model_forward_opts(m, calls, b->n, &fo, err);
     for (int i = 0; buf && i < b->n; i++)
         free(buf[i]);
     free(buf);
@@ -167,13 +179,14 @@ static cv_status ar_step(const cv_model *m, const fbatch *b, int r, const cv_fil
         calls[i] = (cv_call){f->st, &ids[i], &ids[b->n + i], 1, f->tl, b->guider[i] ? 0.0f : o->log_w,
                              o->mode == CV_FILL_S1_FIRST, hid + (size_t)i * (size_t)hp->hidden, NULL};
     }
+    const cv_forward_opts fo = forward_opts(o);
     if (!s)
-        s = cv_model_forward(m, calls, b->n, o->nthreads, err);
+        s = cv_model_forward_opts(m, calls, b->n, &fo, err);
     free(ids);
     free(calls);
     if (s)
         return s;
-    cv_model_logits(m, hid, b->n, logits, o->nthreads);
+    cv_model_logits_opts(m, hid, b->n, logits, &fo);
     for (int i = 0; i + 1 < b->n; i++) {
         if (!b->guider[i + 1])
             continue;

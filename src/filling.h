@@ -28,7 +28,16 @@ typedef struct {
     float alpha;            /* guidance: logits = u + (c - u) * alpha */
     bool compat_guider_bug; /* s2-interp: given frames at the MAIN text length + 1 in the
                                guider (bug 3 of the original); default: the guider's own */
-    int nthreads;
+    int nthreads;           /* <= 0: OpenMP default; never changes a bit of the results */
+    bool batch_invariant;   /* a job's logits, hidden states and tokens are bit-identical to
+                               its run alone (cv_fill_sequence with the same options),
+                               whatever other jobs share the batch: each sequence's prefix
+                               call runs as its own forward pass, and the steps use
+                               cv_model_forward_opts / cv_model_logits_opts with
+                               batch_invariant (model.h).  false: one pass for all the
+                               prefix calls, and a step of one row takes the GEMV kernels,
+                               so batching moves results in the last bits (the golden
+                               runs and `cogvideo logits` use false) */
 } cv_fill_opts;
 
 typedef struct {
@@ -79,7 +88,7 @@ typedef struct {
  * they share the options.  At each step `pick` is called for job 0, 1, ...
  * in order (s->job tells which).  A job's results equal its run alone up to
  * the last bits of the kernels (cv_model_forward: a batch of one row takes
- * the GEMV kernels). */
+ * the GEMV kernels), or bit for bit with o->batch_invariant. */
 cv_status cv_fill_batch(const cv_model *m, cv_fill_job *jobs, int njobs, const cv_fill_opts *o, cv_fill_pick pick,
                         void *ctx, cv_error *err);
 

@@ -385,26 +385,100 @@ static void weight_row(const cv_kernels *k, const weight_t *w, size_t r, float *
     }
 }
 
-/* y[M, w->rows] = x[M, w->cols] W^T + b */
-static void linear(const cv_kernels *k, const weight_t *w, const float *b, int M, const float *x, float *y,
-                   int nth)
-{
-    if (M == 1)
-        cv_gemv(k, w->type, (size_t)w->rows, (size_t)w->cols, w->data, x, y, nth);
-    else
-        cv_gemm(k, w->type, (size_t)M, (size_t)w->rows, (size_t)w->cols, x, (size_t)w->cols, w->data, y,
-                (size_t)w->rows, nth);
-    for (int r = 0; r < M; r++)
-        k->add_f32(y + (size_t)r * (size_t)w->rows, y + (size_t)r * (size_t)w->rows, b, (size_t)w->rows);
-}
+/* Rows [row0, row0 + n) of the batch, computed by one matrix product in
+ * every Linear: the whole batch (ALL), one NAR call alone (CALL), or a
+ * group of consecutive 1-row calls through the small-m kernels (SMALL). */
+typedef enum { SPAN_ALL, SPAN_CALL, SPAN_SMALL } span_kind;
+
+typedef struct {
+    int row0, n;
+    span_kind kind;
+} row_span;
 
 /* Scratch of one forward pass over M rows. */
 typedef struct {
     int M;
     float *h, *a, *qkv, *pqkv, *ctx0, *ctx1, *o0, *o1, *ff;
     cv_attn_job *jobs; /* [2 * M]: at most 2 channels per call, calls <= M */
+    row_span *spans;   /* [M]: the products of a Linear (spans <= calls <= M) */
+    int nspans;
     bool any_plus;
+    bool per_row; /* batch invariant: elementwise kernels one row at a time */
 } work_t;
+
+/* Y[n, W.rows] = X[n, W.cols] W^T for the n rows of one span. */
+static void span_product(const cv_kernels *k, const weight_t *w, const row_span *sp, const float *x, float *y,
+                         int nth)
+{
+    const size_t in = (size_t)w->cols, out = (size_t)w->rows;
+    x += (size_t)sp->row0 * in;
+    y += (size_t)sp->row0 * out;
+    if (sp->kind == SPAN_SMALL) /* gemms: an element never depends on the other rows */
+        cv_gemm_kernels(k, w->type, (size_t)sp->n, out, in, x, in, w->data, y, out, nth);
+    else if (sp->n == 1) /* SPAN_ALL of one row */
+        cv_gemv(k, w->type, out, in, w->data, x, y, nth);
+    else
+        cv_gemm(k, w->type, (size_t)sp->n, out, in, x, in, w->data, y, out, nth);
+}
+
+/* y[M, w->rows] = x[M, w->cols] W^T + b, one product per span */
+static void linear(const cv_kernels *k, const weight_t *w, const float *b, const work_t *wk, const float *x,
+                   float *y, int nth)
+{
+    for (int i = 0; i < wk->nspans; i++)
+        span_product(k, w, &wk->spans[i], x, y, nth);
+    for (int r = 0; r < wk->M; r++)
+        k->add_f32(y + (size_t)r * (size_t)w->rows, y + (size_t)r * (size_t)w->rows, b, (size_t)w->rows);
+}
+
+/* The spans of a pass: one over every row, or (batch invariant) one per
+ * NAR call and groups of at most CV_LINEAR_SMALL_M consecutive 1-row calls.
+ * A 1-row call alone is a group of one, so it takes gemms in both runs. */
+static int plan_spans(const cv_call *calls, int nc, int M, bool invariant, row_span *sp)
+{
+    int ns = 0;
+    if (!invariant) {
+        sp[ns++] = (row_span){0, M, SPAN_ALL};
+        return ns;
+    }
+    for (int ci = 0, row0 = 0; ci < nc; row0 += calls[ci].n, ci++) {
+        const bool grow = calls[ci].n == 1 && ns > 0 && sp[ns - 1].kind == SPAN_SMALL &&
+                          sp[ns - 1].row0 + sp[ns - 1].n == row0 && sp[ns - 1].n < CV_LINEAR_SMALL_M;
+        if (grow)
+            sp[ns - 1].n++;
+        else
+            sp[ns++] = (row_span){row0, calls[ci].n, calls[ci].n == 1 ? SPAN_SMALL : SPAN_CALL};
+    }
+    return ns;
+}
+
+/* Elementwise kernels over M rows of width n, in place: y += x (add) or
+ * y = gelu(y).  per_row (batch invariant) calls the kernel once per row,
+ * so which elements of a row fall in a kernel's vector tail depends only
+ * on n, never on M or on where the row sits in the batch.  Today that cannot
+ * change a bit anyway: every twin computes its tail lane by lane with the
+ * same operations as its body (masked vector ops on x86 and in NEON's
+ * gelu, the same single IEEE add in NEON's scalar add tail), and no twin
+ * peels for alignment; per_row keeps it so for any future twin. */
+static void rows_add(const cv_kernels *k, float *y, const float *x, int M, size_t n, bool per_row)
+{
+    if (!per_row) {
+        k->add_f32(y, y, x, (size_t)M * n);
+        return;
+    }
+    for (int r = 0; r < M; r++)
+        k->add_f32(y + (size_t)r * n, y + (size_t)r * n, x + (size_t)r * n, n);
+}
+
+static void rows_gelu(const cv_kernels *k, float *y, int M, size_t n, bool per_row)
+{
+    if (!per_row) {
+        k->gelu_f32(y, y, (size_t)M * n);
+        return;
+    }
+    for (int r = 0; r < M; r++)
+        k->gelu_f32(y + (size_t)r * n, y + (size_t)r * n, n);
+}
 
 static void work_free(work_t *w)
 {
@@ -418,6 +492,7 @@ static void work_free(work_t *w)
     free(w->o1);
     free(w->ff);
     free(w->jobs);
+    free(w->spans);
 }
 
 static cv_status work_alloc(work_t *w, int M, int H, cv_error *err)
@@ -435,7 +510,9 @@ static cv_status work_alloc(work_t *w, int M, int H, cv_error *err)
     w->o1 = malloc(mh);
     w->ff = malloc(4 * mh);
     w->jobs = malloc(2 * (size_t)M * sizeof *w->jobs);
-    if (!w->h || !w->a || !w->qkv || !w->pqkv || !w->ctx0 || !w->ctx1 || !w->o0 || !w->o1 || !w->ff || !w->jobs) {
+    w->spans = malloc((size_t)M * sizeof *w->spans);
+    if (!w->h || !w->a || !w->qkv || !w->pqkv || !w->ctx0 || !w->ctx1 || !w->o0 || !w->o1 || !w->ff || !w->jobs ||
+        !w->spans) {
         work_free(w);
         return cv_error_set(err, CV_ERR_NOMEM, "out of memory for a forward pass of %d tokens", M);
     }
@@ -550,7 +627,12 @@ static void store_kv(const cv_model *m, int l, const cv_call *c, const work_t *w
 }
 
 /* Both channels of every call of the batch in one parallel region, then
- * the cache writes. */
+ * the cache writes.  A job reads only its own call's rows and cache, so
+ * batching cannot change its output, though the split of a row's heads
+ * into work items depends on the batch's row count (attention.c:
+ * head_groups): that relies on mhdot/mhaxpy giving a head the same bits
+ * whatever heads share the call (src/kernels.h; checked end to end by the
+ * batch-invariance tests of test_model.c). */
 static cv_status attend_calls(const cv_model *m, int l, const cv_call *calls, int nc, const work_t *w, int nth)
 {
     int nj = 0;
@@ -590,24 +672,24 @@ static cv_status layer_forward(const cv_model *m, const cv_kernels *k, int l, cv
     const float eps = m->hp.ln_eps;
     cv_status s = CV_OK;
     layernorm_rows(k, w->a, w->h, L->ln_in_w, L->ln_in_b, M, H, eps, nth);
-    linear(k, &L->qkv, L->qkv_b, M, w->a, w->qkv, nth);
+    linear(k, &L->qkv, L->qkv_b, w, w->a, w->qkv, nth);
     if (w->any_plus)
-        linear(k, &L->pqkv, L->pqkv_b, M, w->a, w->pqkv, nth);
+        linear(k, &L->pqkv, L->pqkv_b, w, w->a, w->pqkv, nth);
     if ((s = attend_calls(m, l, calls, nc, w, nth)))
         return s;
-    linear(k, &L->dense, L->dense_b, M, w->ctx0, w->o0, nth);
+    linear(k, &L->dense, L->dense_b, w, w->ctx0, w->o0, nth);
     if (w->any_plus) {
-        linear(k, &L->pdense, L->pdense_b, M, w->ctx1, w->o1, nth);
+        linear(k, &L->pdense, L->pdense_b, w, w->ctx1, w->o1, nth);
         mix_channels(m, L, calls, nc, w);
     }
     layernorm_rows(k, w->o0, w->o0, L->ln3_w, L->ln3_b, M, H, eps, nth);
-    k->add_f32(w->h, w->h, w->o0, (size_t)M * (size_t)H);
+    rows_add(k, w->h, w->o0, M, (size_t)H, w->per_row);
     layernorm_rows(k, w->a, w->h, L->ln_post_w, L->ln_post_b, M, H, eps, nth);
-    linear(k, &L->fc1, L->fc1_b, M, w->a, w->ff, nth);
-    k->gelu_f32(w->ff, w->ff, (size_t)M * 4 * (size_t)H);
-    linear(k, &L->fc2, L->fc2_b, M, w->ff, w->o0, nth);
+    linear(k, &L->fc1, L->fc1_b, w, w->a, w->ff, nth);
+    rows_gelu(k, w->ff, M, 4 * (size_t)H, w->per_row);
+    linear(k, &L->fc2, L->fc2_b, w, w->ff, w->o0, nth);
     layernorm_rows(k, w->o0, w->o0, L->ln4_w, L->ln4_b, M, H, eps, nth);
-    k->add_f32(w->h, w->h, w->o0, (size_t)M * (size_t)H);
+    rows_add(k, w->h, w->o0, M, (size_t)H, w->per_row);
     return CV_OK;
 }
 
@@ -624,10 +706,26 @@ static void scatter_rows(const cv_model *m, cv_call *calls, int nc, const float 
     }
 }
 
-cv_status cv_model_forward(const cv_model *m, cv_call *calls, int ncalls, int nthreads, cv_error *err)
+/* The states after a pass: a call's tokens appended.  The attention-plus
+ * cache was written for every call if any call used that channel; batch
+ * invariant, a call with enforce_no_swin loses it as it would alone. */
+static void advance_states(cv_call *calls, int nc, bool any_plus, bool invariant)
+{
+    for (int i = 0; i < nc; i++) {
+        cv_call *c = &calls[i];
+        if (c->st->len == 0)
+            c->st->text_len = c->text_len;
+        c->st->len += c->n;
+        if (!any_plus || (invariant && c->enforce_no_swin))
+            c->st->plus_valid = false;
+    }
+}
+
+cv_status cv_model_forward_opts(const cv_model *m, cv_call *calls, int ncalls, const cv_forward_opts *o,
+                                cv_error *err)
 {
     const cv_kernels *k = cv_kernels_get();
-    const int H = m->hp.hidden;
+    const int H = m->hp.hidden, nthreads = o->nthreads;
     int M = 0;
     bool any_plus = false;
     cv_status s;
@@ -644,6 +742,8 @@ cv_status cv_model_forward(const cv_model *m, cv_call *calls, int ncalls, int nt
     if ((s = work_alloc(&w, M, H, err)))
         return s;
     w.any_plus = any_plus;
+    w.per_row = o->batch_invariant;
+    w.nspans = plan_spans(calls, ncalls, M, o->batch_invariant, w.spans);
     for (int ci = 0, row0 = 0; ci < ncalls; row0 += calls[ci].n, ci++)
         embed(m, k, &calls[ci], w.h + (size_t)row0 * (size_t)H, w.a);
     for (int l = 0; l < m->hp.n_layers && !s; l++) {
@@ -653,14 +753,7 @@ cv_status cv_model_forward(const cv_model *m, cv_call *calls, int ncalls, int nt
     if (!s) {
         layernorm_rows(k, w.a, w.h, m->lnf_w, m->lnf_b, M, H, m->hp.ln_eps, nthreads);
         scatter_rows(m, calls, ncalls, w.a, -1);
-        for (int i = 0; i < ncalls; i++) {
-            cv_call *c = &calls[i];
-            if (c->st->len == 0)
-                c->st->text_len = c->text_len;
-            c->st->len += c->n;
-            if (!any_plus)
-                c->st->plus_valid = false;
-        }
+        advance_states(calls, ncalls, any_plus, o->batch_invariant);
     } else {
         s = cv_error_set(err, s, "out of memory for attention scratch");
     }
@@ -668,15 +761,35 @@ cv_status cv_model_forward(const cv_model *m, cv_call *calls, int ncalls, int nt
     return s;
 }
 
-void cv_model_logits(const cv_model *m, const float *hidden, int rows, float *logits, int nthreads)
+cv_status cv_model_forward(const cv_model *m, cv_call *calls, int ncalls, int nthreads, cv_error *err)
+{
+    const cv_forward_opts o = {nthreads, false};
+    return cv_model_forward_opts(m, calls, ncalls, &o, err);
+}
+
+void cv_model_logits_opts(const cv_model *m, const float *hidden, int rows, float *logits,
+                          const cv_forward_opts *o)
 {
     const cv_kernels *k = cv_kernels_get();
     const weight_t *E = &m->word;
     const size_t n = (size_t)m->hp.image_tokens, H = (size_t)m->hp.hidden;
-    if (rows == 1)
-        cv_gemv(k, E->type, n, H, E->data, hidden, logits, nthreads);
-    else
-        cv_gemm(k, E->type, (size_t)rows, n, H, hidden, H, E->data, logits, n, nthreads);
+    if (o->batch_invariant) { /* gemms, whose rows never depend on each other */
+        for (int r0 = 0; r0 < rows; r0 += CV_LINEAR_SMALL_M) {
+            const size_t g = (size_t)(rows - r0 < CV_LINEAR_SMALL_M ? rows - r0 : CV_LINEAR_SMALL_M);
+            cv_gemm_kernels(k, E->type, g, n, H, hidden + (size_t)r0 * H, H, E->data, logits + (size_t)r0 * n, n,
+                            o->nthreads);
+        }
+    } else if (rows == 1) {
+        cv_gemv(k, E->type, n, H, E->data, hidden, logits, o->nthreads);
+    } else {
+        cv_gemm(k, E->type, (size_t)rows, n, H, hidden, H, E->data, logits, n, o->nthreads);
+    }
+}
+
+void cv_model_logits(const cv_model *m, const float *hidden, int rows, float *logits, int nthreads)
+{
+    const cv_forward_opts o = {nthreads, false};
+    cv_model_logits_opts(m, hidden, rows, logits, &o);
 }
 
 void cv_logits_stats(const float *logits, int rows, int n, int64_t *argmax, float *max, float *lse)

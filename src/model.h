@@ -103,14 +103,47 @@ typedef struct {
     float *layers;           /* out: [n_layers, n, hidden] every layer's output, or NULL */
 } cv_call;
 
+/* How a forward pass (and its logits) is computed. */
+typedef struct {
+    int nthreads;         /* <= 0: OpenMP default */
+    bool batch_invariant; /* every call's outputs are bit-identical to running that call alone
+                           * (with the same opts), whatever other calls share the pass */
+} cv_forward_opts;
+
 /* One forward pass of every call as one batch; appends the calls' tokens to
- * their states.  nthreads <= 0: OpenMP default.  Results do not depend on
- * nthreads (fixed work partitions); batching a call with others may move
- * its results in the last bits (a batch of one row takes the GEMV kernels,
- * larger batches the GEMM path). */
+ * their states.  Results never depend on o->nthreads (fixed work
+ * partitions).
+ *
+ * Without o->batch_invariant every Linear is ONE product over all rows of
+ * the batch: the GEMV kernels for a batch of one row, the GEMM path
+ * (small-m kernels, packing kernels or OpenBLAS, by row count) otherwise,
+ * so batching a call with others may move its results in the last bits.
+ *
+ * With o->batch_invariant a call's rows are never in a product whose path
+ * depends on the other calls: each call of n > 1 rows (NAR) gets its own
+ * cv_gemm over exactly its rows, and the 1-row (AR) calls go through the
+ * small-m kernels (cv_gemm_kernels, m <= CV_LINEAR_SMALL_M) in groups of
+ * consecutive 1-row calls, whose elements do not depend on the other rows
+ * (src/kernels.h); never the GEMV, packing or BLAS paths.  Everything else
+ * in a layer is per row or per call.  The cost: a batch's NAR calls each
+ * read the weights once, and a 1-row call alone takes gemms at m = 1 (on
+ * AVX-512 as fast as the GEMV; on AVX2 ~1.3 GEMVs, gemms_avx2.c).  A call
+ * with enforce_no_swin also leaves its state as it would alone (no
+ * attention-plus cache), whatever the others need. */
+cv_status cv_model_forward_opts(const cv_model *m, cv_call *calls, int ncalls, const cv_forward_opts *o,
+                                cv_error *err);
+
+/* cv_model_forward_opts without batch invariance (nthreads <= 0: OpenMP
+ * default). */
 cv_status cv_model_forward(const cv_model *m, cv_call *calls, int ncalls, int nthreads, cv_error *err);
 
-/* logits[r, t] = hidden[r] . E[t] for t < image_tokens (tied output). */
+/* logits[r, t] = hidden[r] . E[t] for t < image_tokens (tied output).
+ * o->batch_invariant: row r's logits do not depend on the other rows (the
+ * small-m kernels over groups of <= CV_LINEAR_SMALL_M rows, also for a
+ * single row); otherwise one GEMV (rows == 1) or one cv_gemm. */
+void cv_model_logits_opts(const cv_model *m, const float *hidden, int rows, float *logits,
+                          const cv_forward_opts *o);
+/* cv_model_logits_opts without batch invariance. */
 void cv_model_logits(const cv_model *m, const float *hidden, int rows, float *logits, int nthreads);
 
 /* argmax, max and logsumexp (accumulated in double) of each of `rows`

@@ -237,7 +237,7 @@ static int run_fill(cv_model *m, const char *run, int nthreads, rec *r, int64_t 
         g = load_i64(run, "guider_seq_in.npy", &ag);
     }
     const cv_fill_opts o = {mode_of(run), (float)read_meta(run).log_w, 3.0f, !strcmp(run, "s2_interp_guided"),
-                            nthreads};
+                            nthreads, false};
     cv_fill_info info;
     cv_error err;
     if (cv_fill_plan(hp, seq, (int)as.count, g, (int)ag.count, &o, &info, &err))
@@ -387,7 +387,7 @@ static void test_fill_batch(void **state)
     rec r[4], alone;
     const int64_t *g = load_i64(gr, "guider_seq_in.npy", &ag);
     cv_fill_job jobs[4];
-    const cv_fill_opts o = {CV_FILL_S2_INTERP, 0.0f, 3.0f, false, 0};
+    const cv_fill_opts o = {CV_FILL_S2_INTERP, 0.0f, 3.0f, false, 0, false};
     for (int j = 0; j < 4; j++) {
         const char *run = j == 1 ? ur : gr;
         int64_t *seq = job_setup(run, H, V, 800, &r[j], &as[j]);
@@ -484,7 +484,7 @@ static void test_bad_fill(void **state)
     fixture *f = *state;
     const cv_hparams *hp = cv_model_hparams(f->s1);
     int64_t seq[8] = {20010, 20011, 20012, -1, -1, -1, -1, -1};
-    cv_fill_opts o = {CV_FILL_S1_FIRST, 1.4f, 3.0f, false, 1};
+    cv_fill_opts o = {CV_FILL_S1_FIRST, 1.4f, 3.0f, false, 1, false};
     cv_fill_info info;
     cv_error err;
     assert_int_equal(cv_fill_plan(hp, seq, 8, NULL, 0, &o, &info, &err), CV_ERR_ARG);

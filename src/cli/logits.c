@@ -78,6 +78,7 @@ static int parse_lg(int argc, char **argv, lg_args *a)
 {
     memset(a, 0, sizeof *a);
     a->o.alpha = 3.0f;
+    a->o.batch_invariant = false; /* one sequence: the golden runs' kernel paths */
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i];
         if (!strcmp(f, "--compat-guider-bug")) {
