@@ -226,9 +226,14 @@ cv_status cv_attention_jobs(const cv_hparams *hp, const cv_attn_job *jobs, int n
         cap = jobs[j].q.call_end > cap ? jobs[j].q.call_end : cap;
     }
     const int G = head_groups(hp, rows), tasks = rows * G;
+    /* about rows x keys x hidden x 2 multiply-adds: below CV_ATTN_PAR_MIN a
+     * fork/join costs more than it saves (and stalls on a busy machine, as
+     * in linear.c); the result does not depend on it */
+    const double work = (double)rows * (double)cap * (double)hp->hidden;
     (void)nthreads;
+    (void)work;
 #ifdef _OPENMP
-#pragma omp parallel num_threads(nthreads > 0 ? nthreads : omp_get_max_threads()) if (tasks > 1)
+#pragma omp parallel num_threads(nthreads > 0 ? nthreads : omp_get_max_threads()) if (tasks > 1 && work >= CV_ATTN_PAR_MIN)
 #endif
     {
         scratch w;

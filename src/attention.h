@@ -7,6 +7,9 @@
 #ifndef CV_ATTENTION_H
 #define CV_ATTENTION_H
 
+/* Attention of fewer than this many (rows x keys x hidden) runs on one thread. */
+#define CV_ATTN_PAR_MIN (1024.0 * 1024)
+
 #include <stddef.h>
 
 #include "model.h"

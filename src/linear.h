@@ -33,6 +33,8 @@ extern "C" {
 /* at most this many activation rows: the gemms kernels (no packing; each
  * weight row read once for all rows), more: the packing gemm kernels */
 #define CV_LINEAR_SMALL_M 8
+/* smaller products (weight bytes x activation rows) run on one thread */
+#define CV_LINEAR_PAR_MIN (256.0 * 1024)
 
 /* Bytes taken by `rows` rows of `cols` elements of type t: 4 B per f32,
  * 2 B per f16/bf16, 34 B per 32 q8_0 elements.  Returns 0 for an unknown

@@ -287,7 +287,7 @@ static int64_t pick(void *vctx, const cv_fill_step *s)
 
 typedef struct {
     cv_fill_job *jobs;
-    int64_t **text, **gtext; /* per job */
+    int64_t **gtext; /* per job: the guider's text + [BOI], or NULL */
     int n;
 } job_set;
 
@@ -295,11 +295,9 @@ static void jobs_free(job_set *js)
 {
     for (int i = 0; js->jobs && i < js->n; i++) {
         free(js->jobs[i].seq);
-        free(js->text[i]);
         free(js->gtext[i]);
     }
     free(js->jobs);
-    free(js->text);
     free(js->gtext);
     memset(js, 0, sizeof *js);
 }
@@ -337,9 +335,8 @@ static cv_status jobs_alloc(job_set *js, int n, cv_error *err)
 {
     js->n = n;
     js->jobs = calloc((size_t)n, sizeof *js->jobs);
-    js->text = calloc((size_t)n, sizeof *js->text);
     js->gtext = calloc((size_t)n, sizeof *js->gtext);
-    return js->jobs && js->text && js->gtext ? CV_OK : cv_error_set(err, CV_ERR_NOMEM, "out of memory");
+    return js->jobs && js->gtext ? CV_OK : cv_error_set(err, CV_ERR_NOMEM, "out of memory");
 }
 
 /* Runs the batched fill of one phase with the sampler; sample0's first job
@@ -352,7 +349,8 @@ static cv_status run_fill(const cv_pipeline_stage *st, job_set *js, cv_fill_mode
     const float alpha = o->alpha >= 0 ? o->alpha : st->cfg.guidance_alpha;
     /* the release: log_text_attention_weights = 0 when guided, else 1.4 */
     const cv_fill_opts fo = {.mode = mode, .log_w = guided ? 0.0f : st->cfg.log_text_weight, .alpha = alpha,
-                             .compat_guider_bug = o->compat_guider_bug, .nthreads = o->nthreads};
+                             .compat_guider_bug = o->compat_guider_bug, .nthreads = o->nthreads,
+                             .batch_invariant = true};
     int64_t *seq0 = malloc((size_t)js->jobs[0].len * sizeof *seq0);
     pick_ctx c = {st, o, NULL, phase, round, sample0, jobs_per_sample, js->n, js->n * (guided ? 2 : 1), 0,
                   CV_OK, err};

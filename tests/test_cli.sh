@@ -42,9 +42,18 @@ expect 0 "--help" -- $CV --help && contains "$tmp/out" "usage: cogvideo COMMAND"
 expect 0 "--version" -- $CV --version && contains "$tmp/out" "^cogvideo [0-9]"
 expect 2 "no arguments" -- $CV
 expect 2 "unknown command" -- $CV frobnicate && one_line_error "unknown command 'frobnicate'"
-for c in generate; do
-  expect 2 "$c is not implemented yet" -- $CV "$c" && one_line_error "$c: not implemented yet"
-done
+expect 0 "generate --help" -- $CV generate --help && contains "$tmp/out" "usage: cogvideo generate"
+expect 2 "generate without a prompt" -- $CV generate && one_line_error "either -p PROMPT or --prompt-file"
+expect 2 "generate --bogus" -- $CV generate --bogus && one_line_error "unknown option '--bogus'"
+expect 2 "generate --seed -1" -- $CV generate -p x --seed -1 && one_line_error "--seed"
+expect 2 "generate --rounds 9" -- $CV generate -p x --rounds 9 && one_line_error "--rounds"
+expect 2 "generate --threads 0" -- $CV generate -p x --threads 0 && one_line_error "--threads"
+expect 2 "generate --guidance nan" -- $CV generate -p x --guidance nan && one_line_error "--guidance"
+expect 2 "generate -p and --prompt-file" -- $CV generate -p x --prompt-file y && one_line_error "either -p"
+if [ ! -d models/cogvideo-tiny ]; then
+  expect 1 "generate without the default model" -- $CV generate -p x -o "$tmp/gen" &&
+    one_line_error "default model is not in this build yet"
+fi
 expect 0 "info --help" -- $CV info --help && contains "$tmp/out" "usage: cogvideo info"
 expect 2 "info without arguments" -- $CV info
 expect 2 "info --bogus" -- $CV info --bogus && one_line_error "unknown option '--bogus'"

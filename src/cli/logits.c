@@ -24,6 +24,7 @@ static void logits_usage(FILE *out)
             "usage: cogvideo logits -m MODEL.gguf --mode s1-first|s1-video|s2-interp --seq SEQ.npy\n"
             "                       --teacher FULL.npy [--guider-seq G.npy] [--log-text-weight W]\n"
             "                       [--guidance-alpha A] [--logits-steps IDX.npy] [--compat-guider-bug]\n"
+            "                       [--batch-invariant]\n"
             "                       [--threads N] -o RUN_DIR\n"
             "Runs the pipeline's call schedule (one call over the given prefix, then one token per\n"
             "call through the KV caches), feeding the teacher's tokens instead of sampling, and\n"
@@ -40,6 +41,8 @@ static void logits_usage(FILE *out)
             "  --log-text-weight W   log_text_attention_weights (default 1.4, or 0 when guided)\n"
             "  --guidance-alpha A    logits = u + (c - u) * A (default 3)\n"
             "  --logits-steps IDX    int64 step indices whose full logits are written\n"
+            "  --batch-invariant     the kernels `generate` uses, whose results do not depend on the\n"
+            "                        batch (its logits equal these bit for bit)\n"
             "  --compat-guider-bug   s2-interp: place the guider's frames at the main text length + 1,\n"
             "                        as the original's process_stage2 does (its bug 3)\n"
             "  --threads N           worker threads (default: OMP_NUM_THREADS or all cores)\n");
@@ -81,6 +84,10 @@ static int parse_lg(int argc, char **argv, lg_args *a)
     a->o.batch_invariant = false; /* one sequence: the golden runs' kernel paths */
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i];
+        if (!strcmp(f, "--batch-invariant")) {
+            a->o.batch_invariant = true;
+            continue;
+        }
         if (!strcmp(f, "--compat-guider-bug")) {
             a->o.compat_guider_bug = true;
             continue;
