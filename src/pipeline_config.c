@@ -42,10 +42,10 @@ static const field k_fields[] = {
     FLD("guidance_alpha", F_FLOAT, guidance_alpha, 0, 0, false),
     FLD("guided", F_BOOL, guided, 0, 0, false),
     FLD("sampler.first.temperature", F_FLOAT, first.temperature, 0, 0, true),
-    FLD("sampler.first.top_k", F_INT, first.top_k, 1, 1 << 30, false),
+    FLD("sampler.first.top_k", F_INT, first.top_k, 1, INT32_MAX, false),
     FLD("sampler.first.temperature2", F_FLOAT, first.t2, 0, 0, true),
     FLD("sampler.video.temperature", F_FLOAT, video.temperature, 0, 0, true),
-    FLD("sampler.video.top_k", F_INT, video.top_k, 1, 1 << 30, false),
+    FLD("sampler.video.top_k", F_INT, video.top_k, 1, INT32_MAX, false),
     FLD("sampler.video.temperature2", F_FLOAT, video.t2, 0, 0, true),
     FLD("sampler.faithful_off_by_one", F_BOOL, faithful_off_by_one, 0, 0, false),
 };
@@ -83,6 +83,17 @@ void cv_pipeline_config_default(cv_pipeline_config *c, int stage)
     c->faithful_off_by_one = true;
 }
 
+/* An F_INT field's range for messages: "2 .. 65535", or ">= 1" when only
+ * the int bounds it. */
+static const char *range_text(const field *f, char buf[32])
+{
+    if (f->hi == INT32_MAX)
+        snprintf(buf, 32, ">= %d", f->lo);
+    else
+        snprintf(buf, 32, "%d .. %d", f->lo, f->hi);
+    return buf;
+}
+
 /* Occurrences of "{}" in s. */
 static int count_braces(const char *s)
 {
@@ -107,9 +118,10 @@ static cv_status check_field(const cv_pipeline_config *c, const field *f, const 
                                 what, pre, f->key, s);
     } else if (f->type == F_INT) {
         const int v = *(const int *)cat(c, f);
+        char r[32];
         if (v < f->lo || v > f->hi)
-            return cv_error_set(err, CV_ERR_FORMAT, "%s: key '%s%s' is %d (expected %d .. %d)", what, pre, f->key, v,
-                                f->lo, f->hi);
+            return cv_error_set(err, CV_ERR_FORMAT, "%s: key '%s%s' is %d (expected %s)", what, pre, f->key, v,
+                                range_text(f, r));
     } else if (f->type == F_FLOAT) {
         const float v = *(const float *)cat(c, f);
         if (!isfinite(v) || (f->positive && !(v > 0)))
@@ -163,9 +175,10 @@ static cv_status json_field(cv_pipeline_config *c, const field *f, json_t *j, co
         strcpy(at(c, f), json_string_value(j));
     } else if (f->type == F_INT) {
         const json_int_t v = json_integer_value(j);
+        char r[32];
         if (v < f->lo || v > f->hi)
-            return cv_error_set(err, CV_ERR_FORMAT, "%s: key '%s' is %lld (expected %d .. %d)", path, f->key,
-                                (long long)v, f->lo, f->hi);
+            return cv_error_set(err, CV_ERR_FORMAT, "%s: key '%s' is %lld (expected %s)", path, f->key, (long long)v,
+                                range_text(f, r));
         *(int *)at(c, f) = (int)v;
     } else if (f->type == F_FLOAT) {
         *(float *)at(c, f) = (float)json_number_value(j);
@@ -255,9 +268,10 @@ static cv_status read_field(const cv_gguf *g, const field *f, cv_pipeline_config
         uint32_t v;
         if ((s = cv_gguf_get_u32(g, key, &v, err)))
             return s;
+        char r[32];
         if (v > (uint32_t)f->hi) /* before it goes into the int */
-            return cv_error_set(err, CV_ERR_FORMAT, "%s: key '%s' is %lu (expected %d .. %d)", path, key,
-                                (unsigned long)v, f->lo, f->hi);
+            return cv_error_set(err, CV_ERR_FORMAT, "%s: key '%s' is %lu (expected %s)", path, key, (unsigned long)v,
+                                range_text(f, r));
         *(int *)at(c, f) = (int)v;
     } else if (f->type == F_FLOAT) {
         if ((s = cv_gguf_get_f32(g, key, at(c, f), err)))
