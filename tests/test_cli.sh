@@ -156,6 +156,10 @@ expect 0 "info shows the cluster labels and the pipeline" -- $CV info "$pc/l.ggu
   contains "$tmp/out" "cogvideo\.cluster_labels *int32\[20000\]" &&
   contains "$tmp/out" "cogvideo\.pipeline\.guided *bool *true$" && contains "$tmp/out" "guidance *on by default"
 rm -f "$pc/l.gguf"
+expect 0 "convert golden-A stage 2" -- $CV convert "${ga%1}2" "$pc/s2.gguf" --quiet
+expect 0 "info: stage 2 is unguided by default, no labels" -- $CV info "$pc/s2.gguf" &&
+  contains "$tmp/out" "cogvideo\.pipeline\.guided *bool *false$" && contains "$tmp/out" "^cluster labels: none"
+rm -f "$pc/s2.gguf"
 # int64 labels of the wrong length (header and data of the first 19999), and
 # with a negative first label
 { head -c 128 "$labels" | LC_ALL=C sed 's/(20000,)/(19999,)/'; tail -c +129 "$labels" | head -c 159992; } >"$pc/short.npy"
