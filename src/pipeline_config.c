@@ -114,7 +114,8 @@ static cv_status check_field(const cv_pipeline_config *c, const field *f, const 
             return cv_error_set(err, CV_ERR_FORMAT, "%s: key '%s%s' is too long (expected at most %d bytes)", what, pre,
                                 f->key, CV_PIPE_MAX_TEXT - 1);
         if (f->off == offsetof(cv_pipeline_config, duration_format) && count_braces(s) != 1)
-            return cv_error_set(err, CV_ERR_FORMAT, "%s: key '%s%s' is \"%s\" (expected exactly one \"{}\", e.g. \"{}\xe7\xa7\x92\")",
+            return cv_error_set(err, CV_ERR_FORMAT, "%s: key '%s%s' is \"%s\" "
+                                "(expected exactly one \"{}\", e.g. \"{}\xe7\xa7\x92\")",
                                 what, pre, f->key, s);
     } else if (f->type == F_INT) {
         const int v = *(const int *)cat(c, f);
@@ -170,7 +171,8 @@ static cv_status json_field(cv_pipeline_config *c, const field *f, json_t *j, co
                             json_type_name(j), want[f->type]);
     if (f->type == F_STR) {
         if (json_string_length(j) >= CV_PIPE_MAX_TEXT || strlen(json_string_value(j)) != json_string_length(j))
-            return cv_error_set(err, CV_ERR_FORMAT, "%s: key '%s' is too long or holds a NUL (expected at most %d bytes)",
+            return cv_error_set(err, CV_ERR_FORMAT, "%s: key '%s' is too long or holds a NUL "
+                                "(expected at most %d bytes)",
                                 path, f->key, CV_PIPE_MAX_TEXT - 1);
         strcpy(at(c, f), json_string_value(j));
     } else if (f->type == F_INT) {
@@ -211,8 +213,8 @@ cv_status cv_pipeline_config_load_json(cv_pipeline_config *c, const char *path, 
         return cv_error_set(err, CV_ERR_FORMAT, "%s: %s (line %d)", path, je.text, je.line);
     cv_pipeline_config t = *c; /* c stays untouched on failure */
     cv_status s = json_is_object(root) ? CV_OK
-                                       : cv_error_set(err, CV_ERR_FORMAT, "%s: not a JSON object (expected {\"key\": value, ...})",
-                                                      path);
+                                       : cv_error_set(err, CV_ERR_FORMAT,
+                                                      "%s: not a JSON object (expected {\"key\": value, ...})", path);
     const char *key;
     json_t *v;
     json_object_foreach(root, key, v)
@@ -252,7 +254,8 @@ static cv_status read_field(const cv_gguf *g, const field *f, cv_pipeline_config
     snprintf(key, sizeof key, "%s%s", CV_PIPE_PREFIX, f->key);
     const char *path = cv_gguf_path(g);
     if (!cv_gguf_find_kv(g, key))
-        return cv_error_set(err, CV_ERR_FORMAT, "%s: missing metadata key '%s' (re-convert the model with cogvideo convert)",
+        return cv_error_set(err, CV_ERR_FORMAT, "%s: missing metadata key '%s' "
+                                "(re-convert the model with cogvideo convert)",
                             path, key);
     cv_status s;
     if (f->type == F_STR) {
@@ -261,7 +264,8 @@ static cv_status read_field(const cv_gguf *g, const field *f, cv_pipeline_config
         if ((s = cv_gguf_get_str(g, key, &v, &len, err)))
             return s;
         if (len >= CV_PIPE_MAX_TEXT || strlen(v) != len)
-            return cv_error_set(err, CV_ERR_FORMAT, "%s: metadata key '%s' is too long or holds a NUL (expected at most %d bytes)",
+            return cv_error_set(err, CV_ERR_FORMAT, "%s: metadata key '%s' is too long or holds a NUL "
+                                "(expected at most %d bytes)",
                                 path, key, CV_PIPE_MAX_TEXT - 1);
         memcpy(at(c, f), v, len + 1);
     } else if (f->type == F_INT) {
@@ -343,14 +347,16 @@ cv_status cv_cluster_labels_read(const cv_gguf *g, int expect_n, int32_t **label
     uint32_t nc;
     *labels = NULL;
     if (!cv_cluster_labels_present(g))
-        return cv_error_set(err, CV_ERR_FORMAT, "%s: missing metadata key '%s' (re-convert the model with --clusters LABELS.npy)",
+        return cv_error_set(err, CV_ERR_FORMAT, "%s: missing metadata key '%s' "
+                            "(re-convert the model with --clusters LABELS.npy)",
                             path, CV_KEY_CLUSTER_LABELS);
     cv_status s;
     if ((s = cv_gguf_get_array(g, CV_KEY_CLUSTER_LABELS, CV_GGUF_INT32, &kv, err)) ||
         (s = cv_gguf_get_u32(g, CV_KEY_N_CLUSTERS, &nc, err)))
         return s;
     if (kv->count != (uint64_t)expect_n || expect_n < 1)
-        return cv_error_set(err, CV_ERR_FORMAT, "%s: metadata key '%s' has %llu labels (expected image_tokens = %d)", path,
+        return cv_error_set(err, CV_ERR_FORMAT, "%s: metadata key '%s' has %llu labels "
+                            "(expected image_tokens = %d)", path,
                             CV_KEY_CLUSTER_LABELS, (unsigned long long)kv->count, expect_n);
     if (nc < 1 || nc > (uint32_t)expect_n)
         return cv_error_set(err, CV_ERR_FORMAT, "%s: metadata key '%s' is %lu (expected 1 .. %d)",
