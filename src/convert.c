@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "gguf.h"
+#include "npy.h"
+#include "pipeline_config.h"
 #include "ptload.h"
 
 typedef struct {
@@ -427,10 +429,113 @@ static cv_status write_layout_meta(cv_gguf_writer *w, const sat_config *c, const
     return CV_OK;
 }
 
+/* ------------------------------------------------------------ pipeline, clusters */
+
+static int64_t image_tokens(const cv_convert_opts *o)
+{
+    return o->image_tokens >= 0 ? o->image_tokens : 20000;
+}
+
+/* What goes into the model besides the checkpoint: the pipeline settings
+ * and the optional cluster labels, read before the output is created so a
+ * bad file leaves nothing behind. */
+typedef struct {
+    cv_pipeline_config pipe;
+    int32_t *labels; /* NULL without --clusters; else image_tokens of them */
+    int n_clusters;
+} extras_t;
+
+static cv_status check_labels_shape(const cv_npy *a, const char *path, int64_t n, cv_error *err)
+{
+    if (a->dtype != CV_DT_I64 && a->dtype != CV_DT_I32)
+        return cv_error_set(err, CV_ERR_FORMAT, "%s: dtype '%s' (expected int64 or int32 cluster labels)", path,
+                            cv_dtype_descr(a->dtype));
+    if (a->ndim != 1)
+        return cv_error_set(err, CV_ERR_FORMAT, "%s: %d-D array (expected a 1-D array of image_tokens = %lld labels)",
+                            path, a->ndim, (long long)n);
+    if (a->shape[0] != n)
+        return cv_error_set(err, CV_ERR_FORMAT, "%s: %lld labels (expected image_tokens = %lld labels)", path,
+                            (long long)a->shape[0], (long long)n);
+    return CV_OK;
+}
+
+/* The n labels of a checked .npy, each in [0, n): a larger label would
+ * promise more clusters than tokens. */
+static cv_status labels_from(const cv_npy *a, const char *path, int64_t n, int32_t *l, int *n_clusters,
+                             cv_error *err)
+{
+    int32_t max = -1;
+    for (int64_t t = 0; t < n; t++) {
+        int64_t v;
+        if (a->dtype == CV_DT_I64)
+            memcpy(&v, (const int64_t *)a->data + t, sizeof v);
+        else
+            v = ((const int32_t *)a->data)[t];
+        if (v < 0 || v >= n)
+            return cv_error_set(err, CV_ERR_FORMAT, "%s: label %lld of token %lld %s", path, (long long)v, (long long)t,
+                                v < 0 ? "is negative (expected labels >= 0)" : "is too large (expected < image_tokens)");
+        l[t] = (int32_t)v;
+        max = l[t] > max ? l[t] : max;
+    }
+    *n_clusters = max + 1;
+    return CV_OK;
+}
+
+/* The sampler keeps top_k clusters: a model with fewer could not sample. */
+static cv_status check_top_k(const extras_t *x, const char *path, cv_error *err)
+{
+    const int k = x->pipe.first.top_k > x->pipe.video.top_k ? x->pipe.first.top_k : x->pipe.video.top_k;
+    if (x->n_clusters < k)
+        return cv_error_set(err, CV_ERR_FORMAT, "%s: %d clusters (expected at least the sampler's top_k, %d)", path,
+                            x->n_clusters, k);
+    return CV_OK;
+}
+
+static cv_status load_labels(const char *path, int64_t n, extras_t *x, cv_error *err)
+{
+    cv_npy a;
+    cv_status s = cv_npy_load(path, &a, err);
+    if (s)
+        return s;
+    if ((s = check_labels_shape(&a, path, n, err))) {
+        cv_npy_free(&a);
+        return s;
+    }
+    x->labels = malloc((a.count ? a.count : 1) * sizeof *x->labels);
+    if (!x->labels)
+        s = cv_error_set(err, CV_ERR_NOMEM, "%s: out of memory for %lld labels", path, (long long)n);
+    if (!s)
+        s = labels_from(&a, path, n, x->labels, &x->n_clusters, err);
+    if (!s)
+        s = check_top_k(x, path, err);
+    cv_npy_free(&a);
+    return s;
+}
+
+static cv_status load_extras(const sat_config *c, const cv_convert_opts *o, extras_t *x, cv_error *err)
+{
+    memset(x, 0, sizeof *x);
+    cv_pipeline_config_default(&x->pipe, (int)c->stage);
+    cv_status s = CV_OK;
+    if (o->pipeline_json)
+        s = cv_pipeline_config_load_json(&x->pipe, o->pipeline_json, err);
+    if (!s && o->clusters_npy)
+        s = load_labels(o->clusters_npy, image_tokens(o), x, err);
+    return s;
+}
+
+static cv_status write_extras(cv_gguf_writer *w, const extras_t *x, const cv_convert_opts *o, cv_error *err)
+{
+    cv_status s = cv_pipeline_config_write(&x->pipe, w, err);
+    if (!s && x->labels)
+        s = cv_cluster_labels_write(w, x->labels, (int)image_tokens(o), x->n_clusters, err);
+    return s;
+}
+
 static cv_status write_meta(cv_gguf_writer *w, const sat_config *c, const cv_convert_opts *o, const char *dir,
                             const char *plus, cv_error *err)
 {
-    const int64_t img = o->image_tokens >= 0 ? o->image_tokens : 20000;
+    const int64_t img = image_tokens(o);
     const int64_t boi = o->boi >= 0 ? o->boi : c->vocab - 10;
     const int64_t ntok = o->n_token >= 0 ? o->n_token : img + 4;
     if (img > c->vocab || boi >= c->vocab || ntok >= c->vocab || boi < 0)
@@ -522,11 +627,14 @@ cv_status cv_convert(const char *sat_dir, const char *out_path, const cv_convert
     const size_t n = build_expected(&c, e);
     cv_pt *pt = NULL;
     cv_gguf_writer *w = NULL;
-    if (!(s = cv_pt_open(pt_path, "module", &pt, err)) && !(s = check_tensors(pt, pt_path, e, n, err)) &&
-        !(s = cv_gguf_writer_new(&w, out_path, 0, err)) && !(s = write_meta(w, &c, opts, sat_dir, plus, err)))
+    extras_t x;
+    if (!(s = load_extras(&c, opts, &x, err)) && !(s = cv_pt_open(pt_path, "module", &pt, err)) &&
+        !(s = check_tensors(pt, pt_path, e, n, err)) && !(s = cv_gguf_writer_new(&w, out_path, 0, err)) &&
+        !(s = write_meta(w, &c, opts, sat_dir, plus, err)) && !(s = write_extras(w, &x, opts, err)))
         s = write_all(w, pt, e, n, opts, err);
     cv_gguf_writer_free(w);
     cv_pt_close(pt);
+    free(x.labels);
     free(e);
     return s;
 }

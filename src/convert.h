@@ -51,6 +51,13 @@ typedef struct {
      * paper's option the release never used (DESIGN.md §2). */
     const char *attention_plus;
     int64_t local3d_kernel; /* 0: unset; odd 1 .. 4095, required with "local3d" and only there */
+    /* The pipeline settings (pipeline_config.h): NULL = the release's
+     * defaults for the model's stage; else a JSON file overriding them. */
+    const char *pipeline_json;
+    /* NULL = no cluster labels; else a 1-D int64 or int32 .npy of
+     * image_tokens labels >= 0 (CogVideo's cluster_label2.npy, or the output
+     * of `cogvideo clusters`); n_clusters = the largest label + 1. */
+    const char *clusters_npy;
     /* Called after each tensor (may be NULL): i of n done, bytes so far. */
     void (*progress)(void *ctx, size_t i, size_t n, uint64_t bytes);
     void *progress_ctx;
@@ -61,6 +68,8 @@ void cv_convert_opts_default(cv_convert_opts *o);
 /* "f32", "f16", "bf16", "q8_0" -> cv_type; -1 if not one of them. */
 int cv_convert_parse_type(const char *s);
 
+/* Every key of pipeline_config.h is written too (cogvideo.pipeline.*, and
+ * with clusters_npy cogvideo.cluster_labels and cogvideo.n_clusters). */
 cv_status cv_convert(const char *sat_dir, const char *out_path, const cv_convert_opts *opts, cv_error *err);
 
 /* ggml's quantize_row_q8_0_ref: n a multiple of 32, n/32 blocks out. */

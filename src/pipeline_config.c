@@ -42,10 +42,10 @@ static const field k_fields[] = {
     FLD("guidance_alpha", F_FLOAT, guidance_alpha, 0, 0, false),
     FLD("guided", F_BOOL, guided, 0, 0, false),
     FLD("sampler.first.temperature", F_FLOAT, first.temperature, 0, 0, true),
-    FLD("sampler.first.top_k", F_INT, first.top_k, 1, 1 << 30, false),
+    FLD("sampler.first.top_k", F_INT, first.top_k, 1, INT32_MAX, false),
     FLD("sampler.first.temperature2", F_FLOAT, first.t2, 0, 0, true),
     FLD("sampler.video.temperature", F_FLOAT, video.temperature, 0, 0, true),
-    FLD("sampler.video.top_k", F_INT, video.top_k, 1, 1 << 30, false),
+    FLD("sampler.video.top_k", F_INT, video.top_k, 1, INT32_MAX, false),
     FLD("sampler.video.temperature2", F_FLOAT, video.t2, 0, 0, true),
     FLD("sampler.faithful_off_by_one", F_BOOL, faithful_off_by_one, 0, 0, false),
 };
@@ -83,6 +83,17 @@ void cv_pipeline_config_default(cv_pipeline_config *c, int stage)
     c->faithful_off_by_one = true;
 }
 
+/* An F_INT field's range for messages: "2 .. 65535", or ">= 1" when only
+ * the int bounds it. */
+static const char *range_text(const field *f, char buf[32])
+{
+    if (f->hi == INT32_MAX)
+        snprintf(buf, 32, ">= %d", f->lo);
+    else
+        snprintf(buf, 32, "%d .. %d", f->lo, f->hi);
+    return buf;
+}
+
 /* Occurrences of "{}" in s. */
 static int count_braces(const char *s)
 {
@@ -103,13 +114,15 @@ static cv_status check_field(const cv_pipeline_config *c, const field *f, const 
             return cv_error_set(err, CV_ERR_FORMAT, "%s: key '%s%s' is too long (expected at most %d bytes)", what, pre,
                                 f->key, CV_PIPE_MAX_TEXT - 1);
         if (f->off == offsetof(cv_pipeline_config, duration_format) && count_braces(s) != 1)
-            return cv_error_set(err, CV_ERR_FORMAT, "%s: key '%s%s' is \"%s\" (expected exactly one \"{}\", e.g. \"{}\xe7\xa7\x92\")",
+            return cv_error_set(err, CV_ERR_FORMAT, "%s: key '%s%s' is \"%s\" "
+                                "(expected exactly one \"{}\", e.g. \"{}\xe7\xa7\x92\")",
                                 what, pre, f->key, s);
     } else if (f->type == F_INT) {
         const int v = *(const int *)cat(c, f);
+        char r[32];
         if (v < f->lo || v > f->hi)
-            return cv_error_set(err, CV_ERR_FORMAT, "%s: key '%s%s' is %d (expected %d .. %d)", what, pre, f->key, v,
-                                f->lo, f->hi);
+            return cv_error_set(err, CV_ERR_FORMAT, "%s: key '%s%s' is %d (expected %s)", what, pre, f->key, v,
+                                range_text(f, r));
     } else if (f->type == F_FLOAT) {
         const float v = *(const float *)cat(c, f);
         if (!isfinite(v) || (f->positive && !(v > 0)))
@@ -158,14 +171,16 @@ static cv_status json_field(cv_pipeline_config *c, const field *f, json_t *j, co
                             json_type_name(j), want[f->type]);
     if (f->type == F_STR) {
         if (json_string_length(j) >= CV_PIPE_MAX_TEXT || strlen(json_string_value(j)) != json_string_length(j))
-            return cv_error_set(err, CV_ERR_FORMAT, "%s: key '%s' is too long or holds a NUL (expected at most %d bytes)",
+            return cv_error_set(err, CV_ERR_FORMAT, "%s: key '%s' is too long or holds a NUL "
+                                "(expected at most %d bytes)",
                                 path, f->key, CV_PIPE_MAX_TEXT - 1);
         strcpy(at(c, f), json_string_value(j));
     } else if (f->type == F_INT) {
         const json_int_t v = json_integer_value(j);
+        char r[32];
         if (v < f->lo || v > f->hi)
-            return cv_error_set(err, CV_ERR_FORMAT, "%s: key '%s' is %lld (expected %d .. %d)", path, f->key,
-                                (long long)v, f->lo, f->hi);
+            return cv_error_set(err, CV_ERR_FORMAT, "%s: key '%s' is %lld (expected %s)", path, f->key, (long long)v,
+                                range_text(f, r));
         *(int *)at(c, f) = (int)v;
     } else if (f->type == F_FLOAT) {
         *(float *)at(c, f) = (float)json_number_value(j);
@@ -198,8 +213,8 @@ cv_status cv_pipeline_config_load_json(cv_pipeline_config *c, const char *path, 
         return cv_error_set(err, CV_ERR_FORMAT, "%s: %s (line %d)", path, je.text, je.line);
     cv_pipeline_config t = *c; /* c stays untouched on failure */
     cv_status s = json_is_object(root) ? CV_OK
-                                       : cv_error_set(err, CV_ERR_FORMAT, "%s: not a JSON object (expected {\"key\": value, ...})",
-                                                      path);
+                                       : cv_error_set(err, CV_ERR_FORMAT,
+                                                      "%s: not a JSON object (expected {\"key\": value, ...})", path);
     const char *key;
     json_t *v;
     json_object_foreach(root, key, v)
@@ -239,7 +254,8 @@ static cv_status read_field(const cv_gguf *g, const field *f, cv_pipeline_config
     snprintf(key, sizeof key, "%s%s", CV_PIPE_PREFIX, f->key);
     const char *path = cv_gguf_path(g);
     if (!cv_gguf_find_kv(g, key))
-        return cv_error_set(err, CV_ERR_FORMAT, "%s: missing metadata key '%s' (re-convert the model with cogvideo convert)",
+        return cv_error_set(err, CV_ERR_FORMAT, "%s: missing metadata key '%s' "
+                                "(re-convert the model with cogvideo convert)",
                             path, key);
     cv_status s;
     if (f->type == F_STR) {
@@ -248,16 +264,18 @@ static cv_status read_field(const cv_gguf *g, const field *f, cv_pipeline_config
         if ((s = cv_gguf_get_str(g, key, &v, &len, err)))
             return s;
         if (len >= CV_PIPE_MAX_TEXT || strlen(v) != len)
-            return cv_error_set(err, CV_ERR_FORMAT, "%s: metadata key '%s' is too long or holds a NUL (expected at most %d bytes)",
+            return cv_error_set(err, CV_ERR_FORMAT, "%s: metadata key '%s' is too long or holds a NUL "
+                                "(expected at most %d bytes)",
                                 path, key, CV_PIPE_MAX_TEXT - 1);
         memcpy(at(c, f), v, len + 1);
     } else if (f->type == F_INT) {
         uint32_t v;
         if ((s = cv_gguf_get_u32(g, key, &v, err)))
             return s;
+        char r[32];
         if (v > (uint32_t)f->hi) /* before it goes into the int */
-            return cv_error_set(err, CV_ERR_FORMAT, "%s: key '%s' is %lu (expected %d .. %d)", path, key,
-                                (unsigned long)v, f->lo, f->hi);
+            return cv_error_set(err, CV_ERR_FORMAT, "%s: key '%s' is %lu (expected %s)", path, key, (unsigned long)v,
+                                range_text(f, r));
         *(int *)at(c, f) = (int)v;
     } else if (f->type == F_FLOAT) {
         if ((s = cv_gguf_get_f32(g, key, at(c, f), err)))
@@ -329,14 +347,16 @@ cv_status cv_cluster_labels_read(const cv_gguf *g, int expect_n, int32_t **label
     uint32_t nc;
     *labels = NULL;
     if (!cv_cluster_labels_present(g))
-        return cv_error_set(err, CV_ERR_FORMAT, "%s: missing metadata key '%s' (re-convert the model with --clusters LABELS.npy)",
+        return cv_error_set(err, CV_ERR_FORMAT, "%s: missing metadata key '%s' "
+                            "(re-convert the model with --clusters LABELS.npy)",
                             path, CV_KEY_CLUSTER_LABELS);
     cv_status s;
     if ((s = cv_gguf_get_array(g, CV_KEY_CLUSTER_LABELS, CV_GGUF_INT32, &kv, err)) ||
         (s = cv_gguf_get_u32(g, CV_KEY_N_CLUSTERS, &nc, err)))
         return s;
     if (kv->count != (uint64_t)expect_n || expect_n < 1)
-        return cv_error_set(err, CV_ERR_FORMAT, "%s: metadata key '%s' has %llu labels (expected image_tokens = %d)", path,
+        return cv_error_set(err, CV_ERR_FORMAT, "%s: metadata key '%s' has %llu labels "
+                            "(expected image_tokens = %d)", path,
                             CV_KEY_CLUSTER_LABELS, (unsigned long long)kv->count, expect_n);
     if (nc < 1 || nc > (uint32_t)expect_n)
         return cv_error_set(err, CV_ERR_FORMAT, "%s: metadata key '%s' is %lu (expected 1 .. %d)",

@@ -153,6 +153,51 @@ expect 1 "convert a truncated checkpoint" -- $CV convert "$tmp/bad" "$tmp/c.gguf
 [ -z "$(ls "$tmp" | grep -v '^bad$\|^out$\|^err$\|^cpu$\|\.gguf$')" ] ||
   { echo "FAIL: stray files in $tmp: $(ls "$tmp")"; fails=$((fails + 1)); }
 
+# convert --pipeline / --clusters: the pipeline settings and the cluster labels
+# as model metadata (pipeline_config.h), shown by info; bad files are runtime
+# errors (exit 1) naming the file, and leave no output.
+ga="${CV_TESTDATA:-${srcdir:-.}/testdata}/golden-A/ckpt/cogvideo-stage1"
+labels="${CV_TESTDATA:-${srcdir:-.}/testdata}/strategy/labels_random.npy" # int64 [20000] in [0, 500)
+pc="$tmp/pc" && mkdir "$pc"
+expect 0 "convert golden-A stage 1 --clusters" -- $CV convert "$ga" "$pc/l.gguf" --clusters "$labels" --quiet
+expect 0 "info shows the cluster labels and the pipeline" -- $CV info "$pc/l.gguf" &&
+  contains "$tmp/out" "^cluster labels: 500 clusters$" && contains "$tmp/out" "cogvideo\.n_clusters *uint32 *500$" &&
+  contains "$tmp/out" "cogvideo\.cluster_labels *int32\[20000\]" &&
+  contains "$tmp/out" "cogvideo\.pipeline\.guided *bool *true$" && contains "$tmp/out" "guidance *on by default"
+rm -f "$pc/l.gguf"
+expect 0 "convert golden-A stage 2" -- $CV convert "${ga%1}2" "$pc/s2.gguf" --quiet
+expect 0 "info: stage 2 is unguided by default, no labels" -- $CV info "$pc/s2.gguf" &&
+  contains "$tmp/out" "cogvideo\.pipeline\.guided *bool *false$" && contains "$tmp/out" "^cluster labels: none"
+rm -f "$pc/s2.gguf"
+# int64 labels of the wrong length (header and data of the first 19999), and
+# with a negative first label
+{ head -c 128 "$labels" | LC_ALL=C sed 's/(20000,)/(19999,)/'; tail -c +129 "$labels" | head -c 159992; } >"$pc/short.npy"
+{ head -c 128 "$labels"; printf '\377\377\377\377\377\377\377\377'; tail -c +137 "$labels"; } >"$pc/neg.npy"
+expect 1 "convert --clusters with 19999 labels" -- $CV convert "$ga" "$pc/c.gguf" --clusters "$pc/short.npy" &&
+  one_line_error "short.npy: 19999 labels (expected image_tokens = 20000 labels)"
+expect 1 "convert --clusters with a negative label" -- $CV convert "$ga" "$pc/c.gguf" --clusters "$pc/neg.npy" &&
+  one_line_error "neg.npy: label -1 of token 0 is negative"
+expect 1 "convert --clusters with float labels" -- $CV convert "$ga" "$pc/c.gguf" --clusters "${labels%/*}/logits.npy" &&
+  one_line_error "logits.npy: dtype '<f4' (expected int64 or int32 cluster labels)"
+expect 2 "convert --clusters without a value" -- $CV convert "$ga" "$pc/c.gguf" --clusters &&
+  one_line_error "--clusters needs a value"
+printf '{"sampler.video.top_k": 12, "bogus": 1}\n' >"$pc/bad.json"
+expect 1 "convert --pipeline with an unknown key" -- $CV convert "$sat" "$pc/c.gguf" --image-tokens 64 --pipeline "$pc/bad.json" &&
+  one_line_error "bad.json: unknown key 'bogus'"
+printf '{"rounds": "2"}\n' >"$pc/type.json"
+expect 1 "convert --pipeline with a string for a number" -- $CV convert "$sat" "$pc/c.gguf" --image-tokens 64 --pipeline "$pc/type.json" &&
+  one_line_error "type.json: key 'rounds' is a JSON string (expected an integer)"
+[ ! -e "$pc/c.gguf" ] || { echo "FAIL: convert left $pc/c.gguf"; fails=$((fails + 1)); }
+[ -z "$(ls "$pc" | grep -v '\.npy$\|\.json$')" ] || { echo "FAIL: stray files in $pc: $(ls "$pc")"; fails=$((fails + 1)); }
+printf '{"guided": true, "sampler.video.top_k": 7, "duration_format": "{} seconds"}\n' >"$pc/good.json"
+expect 0 "convert --pipeline with overrides" -- $CV convert "$sat" "$pc/c.gguf" --image-tokens 64 --pipeline "$pc/good.json" --quiet
+expect 0 "info shows them, and no labels" -- $CV info "$pc/c.gguf" &&
+  contains "$tmp/out" "cogvideo\.pipeline\.sampler\.video\.top_k *uint32 *7$" &&
+  contains "$tmp/out" "duration prefix \"4.0 seconds\"" && contains "$tmp/out" "^cluster labels: none"
+expect 0 "convert --help lists --pipeline and --clusters" -- $CV convert --help &&
+  contains "$tmp/out" "^  --pipeline FILE.json " && contains "$tmp/out" "^  --clusters LABELS.npy "
+rm -rf "$pc"
+
 # forward / logits / bench: usage errors exit 2, runtime errors exit 1, one line each
 for c in forward logits bench; do
   expect 0 "$c --help" -- $CV $c --help && contains "$tmp/out" "usage: cogvideo $c"

@@ -1,7 +1,8 @@
 #!/bin/sh
 # test_decode.sh — `cogvideo convert-vqvae` and `cogvideo decode` from the
 # command line.  Always: the tiny icetk-layout fixture (testdata/vqvae-tiny)
-# converted and decoded to PNG, numbered PNGs, GIF and a contact sheet, and
+# converted and decoded to PNG, numbered PNGs, GIF and a contact sheet, the
+# golden-A-sized fixture (testdata/vqvae-A) converted and decoded, and
 # the bad-input contract (one-line error, exit code, no file left behind).
 # With ../shared/golden/vqvae_full: icetk's real decoder converted and run on
 # the golden ids; dec_raw and dec_img within 1e-4 (absolute; tests/npy_diff),
@@ -71,6 +72,16 @@ if command -v gifsicle >/dev/null 2>&1; then
 else
   echo "gifsicle not installed: the GIF is checked by tests/test_image only"
 fi
+
+# ---------------------------------------------------------------- vqvae-A
+# The decoder that fits the golden-A checkpoints (20000 codes, 20x20 tokens):
+# convert-vqvae with its defaults, one frame to PNG and two to GIF, 80x80.
+A="${CV_TESTDATA:-testdata}/vqvae-A"
+check "convert-vqvae vqvae-A with the defaults" $CV convert-vqvae "$A/ice_image_A.pt" "$tmp/a.gguf"
+check "decode vqvae-A one 20x20 frame to PNG" $CV decode -m "$tmp/a.gguf" --ids "$A/ids_20x20.npy" \
+  -o "$tmp/a.png" --u8 "$tmp/a_u8.npy"
+n=$((n + 1)); head -c 128 "$tmp/a_u8.npy" | grep -q "'shape': (80, 80, 3)" || fail "vqvae-A: frame not 80x80x3"
+check "decode vqvae-A two frames to GIF" $CV decode -m "$tmp/a.gguf" --ids "$A/ids_2x20x20.npy" -o "$tmp/a.gif"
 
 # ---------------------------------------------------------------- bad input
 mkdir "$tmp/bad"

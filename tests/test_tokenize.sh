@@ -89,5 +89,12 @@ n=$((n + 1))
 if ls "$tmp" | grep -q "^o.gguf"; then echo "FAIL: a failed convert-tokenizer left a file"; fails=$((fails + 1)); fi
 expect 2 "convert-tokenizer with one path" -- $CV convert-tokenizer "$M" && one_line_error "expected ICE_TEXT.model and OUT.gguf"
 
+# testdata/tokenizer-A fits the golden-A checkpoints: <n> 20004, BOI 20400.
+A="${CV_TESTDATA:-${srcdir:-.}/testdata}/tokenizer-A/a400.model"
+expect 0 "tokenizer-A: '4.0秒<n>a red circle<start_of_image>'" -- \
+  $CV tokenize -m "$A" --json -- '4.0秒<n>a red circle<start_of_image>' &&
+  printf '{"ids":[20084,20010,20004,20399,20030,20044,20051,20400],"pieces":["\342\226\2014.0","\347\247\222","<n>","a","\342\226\201re","d","\342\226\201circle","<start_of_image>"]}\n' >"$tmp/want" &&
+  same "$tmp/out" "$tmp/want" "tokenizer-A ids: <n> 20004, <start_of_image> 20400"
+
 echo "$((n - fails))/$n passed"
 [ "$fails" -eq 0 ]

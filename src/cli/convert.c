@@ -21,7 +21,8 @@ static void convert_usage(FILE *out)
     fprintf(out, "usage: cogvideo convert SAT_MODEL_DIR OUT.gguf [--type f32|f16|bf16|q8_0] [--boi ID]\n"
                  "                        [--n-token ID] [--image-tokens N] [--frame-grid HxW]\n"
                  "                        [--max-text-len N] [--frame-pos-offset N] [--extra-pos-offset N]\n"
-                 "                        [--attention-plus full|swin|local3d] [--local3d-kernel K] [--quiet]\n"
+                 "                        [--attention-plus full|swin|local3d] [--local3d-kernel K]\n"
+                 "                        [--pipeline FILE.json] [--clusters LABELS.npy] [--quiet]\n"
                  "  --type T              type of the weight matrices (default: the checkpoint's)\n"
                  "  --boi ID              begin-of-image token id (default: vocab_size - 10)\n"
                  "  --n-token ID          the <n> token id (default: image tokens + 4)\n"
@@ -35,6 +36,13 @@ static void convert_usage(FILE *out)
                  "                        swin needs the config's window_size; local3d is the paper's\n"
                  "                        k x k neighbourhood in earlier frames, no released weights)\n"
                  "  --local3d-kernel K    local3d neighbourhood size, odd (required with local3d)\n"
+                 "  --pipeline FILE.json  override the release's generation settings, written as\n"
+                 "                        cogvideo.pipeline.* metadata; keys without that prefix, e.g.\n"
+                 "                        {\"sampler.video.top_k\": 12, \"guided\": true, \"rounds\": 2}\n"
+                 "                        (default: the release's values for the model's stage)\n"
+                 "  --clusters LABELS.npy the CogLM sampler's cluster of every image token: a 1-D int64\n"
+                 "                        or int32 array of image-tokens labels >= 0 (CogVideo's\n"
+                 "                        cluster_label2.npy, or `cogvideo clusters`); needed to generate\n"
                  "  --quiet               no progress on stderr\n"
                  "The model's SAT config (model_config.json) sets layers, sizes, stage and window;\n"
                  "these options set what it does not hold.  Stage 2 also gets the time slots [0,2,4,1,3].\n");
@@ -93,6 +101,12 @@ static int64_t *int_opt(cv_convert_opts *o, const char *a)
                                               : NULL;
 }
 
+/* The option's field for the file-valued options; NULL for the others. */
+static const char **path_opt(cv_convert_opts *o, const char *a)
+{
+    return !strcmp(a, "--pipeline") ? &o->pipeline_json : !strcmp(a, "--clusters") ? &o->clusters_npy : NULL;
+}
+
 static int parse_args(int argc, char **argv, cv_convert_opts *o, const char **paths, int *quiet)
 {
     int np = 0;
@@ -101,6 +115,10 @@ static int parse_args(int argc, char **argv, cv_convert_opts *o, const char **pa
         int rc = CV_EXIT_OK;
         if (!strcmp(a, "--quiet")) {
             *quiet = 1;
+        } else if (path_opt(o, a)) {
+            if (i + 1 >= argc)
+                return cv_cli_fail(CV_EXIT_USAGE, "convert: %s needs a value", a);
+            *path_opt(o, a) = argv[++i];
         } else if (!strcmp(a, "--type") || !strcmp(a, "--frame-grid") || !strcmp(a, "--attention-plus") ||
                    int_opt(o, a)) {
             if (i + 1 >= argc)
