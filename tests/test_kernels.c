@@ -12,6 +12,8 @@
  *   3. GEMV/GEMM row-split invariance (one call == two calls on row ranges,
  *      bit for bit) at every level, and cv_gemv/cv_gemm with 1, 2 and 3
  *      threads bit-identical.
+ *   4. Batch invariance of the small-m GEMMs at every level (rows_*): each
+ *      row of an m-row call == that row alone, bit for bit.
  *
  * Usage: test_kernels [--seed N] [--kernel PREFIX] [--list] [--bench]
  * The seed is random (time-based) unless given, and printed first: rerun
@@ -1920,6 +1922,113 @@ static void run_threads(run_state *rs, const char *level, const cv_kernels *k)
     }
 }
 
+/* ------------------------------------------------ batch invariance
+ * The model's batch_invariant passes (src/model.h) rest on one claim of
+ * src/kernels.h: an element of a gemms kernel's result depends neither on
+ * m nor on which other rows share the call.  Checked at every level with
+ * that level's whole table (the kernels the model runs there, inherited
+ * ones included): for random m in 2..8, n and k with ragged tails (and
+ * long k, where the AVX-512 twins slice k differently for m = 8 and
+ * m = 1), each row of the m-row result must equal, bit for bit,
+ *   - the 1-row call on a copy of that row alone (another buffer, another
+ *     misalignment; q8_0: gemms_q8_0 on the rows quantized by the table's
+ *     quantize_q8x),
+ *   - the same row when the m rows come in reverse order,
+ *   - cv_gemm_kernels, the model's path (fixed chunks of weight rows: 2
+ *     threads for the m rows, 1 for the row alone; q8_0 quantizes there). */
+
+/* The m x n result of the table's small-m kernel for type t (q8_0: on x
+ * quantized row by row, ldxq blocks apart). */
+static void gemms_any(const cv_kernels *k, cv_type t, gemm_shape s, const float *x, const void *w, float *y,
+                      size_t ldxq)
+{
+    if (t != CV_TYPE_Q8_0) {
+        cv_gemms_kernel(k, t)(s.m, s.n, s.k, x, s.ldx, w, y, s.ldy);
+        return;
+    }
+    const size_t nb = s.k / CV_QK8_0;
+    gbuf bq;
+    rng_t r = {s.m * 31 + s.k}; /* only the misalignment */
+    cv_block_q8x *xq = qbuf(&bq, &r, (s.m - 1) * ldxq + nb);
+    for (size_t i = 0; i < s.m; i++)
+        k->quantize_q8x(x + i * s.ldx, xq + i * ldxq, s.k);
+    k->gemms_q8_0(s.m, s.n, s.k, xq, ldxq, w, y, s.ldy);
+    gbuf_free(&bq);
+}
+
+static gemm_shape batch_pick(check *ck, cv_type t, size_t it)
+{
+    rng_t *r = &ck->rng;
+    gemm_shape s;
+    s.m = rnd_range(r, 2, CV_LINEAR_SMALL_M);
+    s.n = rnd_range(r, 1, 150); /* past the 32-row groups and the 64-row chunks */
+    if (t == CV_TYPE_Q8_0) /* long: past the VNNI twin's one-slice limit at m = 8 (80 blocks) */
+        s.k = CV_QK8_0 * (it % 4 == 3 ? rnd_range(r, 81, 200) : rnd_range(r, 1, 40));
+    else /* long: past the AVX-512 twin's slice of 512 columns at m = 8 */
+        s.k = it % 4 == 3 ? rnd_range(r, 1000, 5000) : rnd_range(r, 1, 1100);
+    if (t != CV_TYPE_Q8_0 && s.k % 16 == 0) /* mostly ragged tails */
+        s.k += rnd_range(r, 1, 15);
+    s.ldx = s.k + rnd_range(r, 0, 5);
+    s.ldy = s.n + rnd_range(r, 0, 5);
+    return s;
+}
+
+static void batch_case(check *ck, const cv_kernels *k, cv_type t, gemm_shape s)
+{
+    rng_t *r = &ck->rng;
+    const size_t xsz = (s.m - 1) * s.ldx + s.k, ysz = (s.m - 1) * s.ldy + s.n;
+    const size_t ldxq = s.k / CV_QK8_0 + rnd_range(r, 0, 2);
+    gbuf bw, bx, bv, by, bz, bc, br, bo;
+    const void *w = make_weights(&bw, r, t, s.n, s.k);
+    float *x = fbuf(&bx, r, xsz), *xv = fbuf(&bv, r, xsz), *y = fbuf(&by, r, ysz), *yv = fbuf(&bz, r, ysz);
+    float *yc = fbuf(&bc, r, ysz), *xr = fbuf(&br, r, s.k), *yr = fbuf(&bo, r, s.n);
+    fill_uniform(r, x, xsz, -1, 1);
+    for (size_t i = 0; i < s.m; i++) /* the rows in reverse order */
+        memcpy(xv + (s.m - 1 - i) * s.ldx, x + i * s.ldx, s.k * sizeof *x);
+    gemms_any(k, t, s, x, w, y, ldxq);
+    gemms_any(k, t, s, xv, w, yv, ldxq);
+    cv_gemm_kernels(k, t, s.m, s.n, s.k, x, s.ldx, w, yc, s.ldy, 2);
+    const gemm_shape one = {1, s.n, s.k, s.k, s.n};
+    char what[128];
+    for (size_t i = 0; i < s.m; i++) {
+        memcpy(xr, x + i * s.ldx, s.k * sizeof *x);
+        gemms_any(k, t, one, xr, w, yr, s.k / CV_QK8_0);
+        snprintf(what, sizeof what, "m=%zu n=%zu k=%zu: row %zu of m vs alone", s.m, s.n, s.k, i);
+        require_bitequal(ck, yr, y + i * s.ldy, s.n, what);
+        snprintf(what, sizeof what, "m=%zu n=%zu k=%zu: row %zu vs rows reversed", s.m, s.n, s.k, i);
+        require_bitequal(ck, yr, yv + (s.m - 1 - i) * s.ldy, s.n, what);
+        cv_gemm_kernels(k, t, 1, s.n, s.k, xr, s.k, w, yr, s.n, 1);
+        snprintf(what, sizeof what, "m=%zu n=%zu k=%zu: cv_gemm_kernels row %zu of m vs alone", s.m, s.n, s.k,
+                 i);
+        require_bitequal(ck, yr, yc + i * s.ldy, s.n, what);
+    }
+    GUARDS_OK(ck, &by, "m=%zu n=%zu k=%zu", s.m, s.n, s.k);
+    GUARDS_OK(ck, &bz, "m=%zu n=%zu k=%zu reversed", s.m, s.n, s.k);
+    GUARDS_OK(ck, &bc, "m=%zu n=%zu k=%zu cv_gemm_kernels", s.m, s.n, s.k);
+    GUARDS_OK(ck, &bo, "m=%zu n=%zu k=%zu alone", s.m, s.n, s.k);
+    gbuf *all[8] = {&bw, &bx, &bv, &by, &bz, &bc, &br, &bo};
+    for (int i = 0; i < 8; i++)
+        gbuf_free(all[i]);
+}
+
+static void run_batch_invariance(run_state *rs, const char *level, const cv_kernels *k)
+{
+    for (int ti = 0; ti < 4; ti++) {
+        char name[32];
+        snprintf(name, sizeof name, "rows_%s", type_name(all_types[ti]));
+        if (!selected(rs, name))
+            continue;
+        check ck = check_new(rs, "gemms_f32", level);
+        ck.rng.s ^= hash_name(name);
+        ck.name = name;
+        ck.tol = 0; /* bit-exact checks only */
+        for (size_t it = 0; it < 24; it++)
+            batch_case(&ck, k, all_types[ti], batch_pick(&ck, all_types[ti], it));
+        check_finish(&ck);
+        report(rs, &ck, level);
+    }
+}
+
 static void bench_kernels(const run_state *rs, const cv_kernels *ref, rng_t *r)
 {
     bench_data d;
@@ -2036,6 +2145,7 @@ int main(int argc, char **argv)
             for (size_t t = 0; t < N_TESTS; t++)
                 printf("%s\n", tests[t].name);
             printf("threads_f32\nthreads_f16\nthreads_bf16\nthreads_q8_0\n");
+            printf("rows_f32\nrows_f16\nrows_bf16\nrows_q8_0\n");
             return 0;
         } else {
             usage(strcmp(argv[i], "--help") ? stderr : stdout);
@@ -2065,6 +2175,7 @@ int main(int argc, char **argv)
     printf("\nref: the reference kernels against double-precision oracles\n");
     run_level(&rs, "ref", NULL, &ref);
     run_threads(&rs, "ref", &ref);
+    run_batch_invariance(&rs, "ref", &ref);
     int tested = 0;
     for (size_t l = 0; l < N_LEVELS; l++) {
         const unsigned f = levels[l].flag;
@@ -2088,6 +2199,7 @@ int main(int argc, char **argv)
                levels[l].name, differ, N_TESTS);
         run_level(&rs, levels[l].name, &ref, &own);
         run_threads(&rs, levels[l].name, &k);
+        run_batch_invariance(&rs, levels[l].name, &k);
         tested++;
     }
     if (!tested)

@@ -430,6 +430,364 @@ static void test_fill_batch(void **state)
         cv_npy_free(&a[i]);
 }
 
+/* ------------------------------------------------------------ batch invariance
+ * Random small models (cv_model_new_random) of every weight type: with
+ * batch_invariant, a job of cv_fill_batch must give the same bits as its
+ * run alone through cv_fill_sequence, at every step (logits after
+ * guidance, hidden state) and in its final tokens; the alone runs use one
+ * thread, the batches two, so this shows thread independence too.  The
+ * tokens are each step's argmax, so a one-bit difference would soon change
+ * a token and the rest of the run with it. */
+
+/* Stage 1: attention-plus "full", 4 x 4 frames, hidden 64, 4 heads.
+ * Stage 2: "swin" (window 3, shift 1), 6 x 6 frames, hidden 128, 8 heads
+ * (so a head group of the attention covers 8 heads or 1, attention.c). */
+static cv_hparams small_hparams(int stage)
+{
+    cv_hparams hp;
+    memset(&hp, 0, sizeof hp);
+    hp.stage = stage;
+    hp.n_layers = 2;
+    hp.hidden = stage == 1 ? 64 : 128;
+    hp.heads = stage == 1 ? 4 : 8;
+    hp.vocab = 300;
+    hp.image_tokens = 256;
+    hp.boi_id = 290;
+    hp.n_token_id = 291;
+    hp.pos_rows = 160; /* frames from 16: stage 2 reaches 16 + 36 * 2 + 35 */
+    hp.extra_rows = 16;
+    hp.frame_pos_offset = 16;
+    hp.extra_pos_offset = 160;
+    hp.frame_h = hp.frame_w = stage == 1 ? 4 : 6;
+    hp.max_text_len = 12;
+    hp.plus = stage == 1 ? CV_PLUS_FULL : CV_PLUS_SWIN;
+    hp.window = stage == 1 ? -1 : 3;
+    hp.shift = stage == 1 ? 0 : 1;
+    hp.n_time_slots = stage == 1 ? 0 : 3;
+    hp.time_slots[0] = 0, hp.time_slots[1] = 2, hp.time_slots[2] = 1;
+    hp.ln_eps = 1e-5f;
+    return hp;
+}
+
+static cv_model *small_model(int stage, cv_type t)
+{
+    const cv_hparams hp = small_hparams(stage);
+    cv_model *m;
+    cv_error err;
+    if (cv_model_new_random(&hp, t, 1234 + (uint64_t)stage, 0, &m, &err))
+        fail_msg("random model: %s", err.msg);
+    return m;
+}
+
+/* What a job's steps produced: logits (after guidance) and hidden state of
+ * every step. */
+typedef struct {
+    int steps, H, V;
+    float *logits, *hidden;
+} inv_rec;
+
+static int64_t pick_argmax(void *ctx, const cv_fill_step *s)
+{
+    inv_rec *r = (inv_rec *)ctx + s->job;
+    if (s->step >= r->steps)
+        return -1;
+    memcpy(r->logits + (size_t)s->step * (size_t)r->V, s->logits, (size_t)r->V * sizeof(float));
+    memcpy(r->hidden + (size_t)s->step * (size_t)r->H, s->hidden, (size_t)r->H * sizeof(float));
+    int64_t best = 0;
+    for (int i = 1; i < r->V; i++)
+        best = s->logits[i] > s->logits[best] ? i : best;
+    return best;
+}
+
+/* One batch: njobs jobs of the same frame layout, job j with a text of
+ * 3 + (2j mod 7) tokens, a guider (text of 2 tokens) when guided[j]. */
+enum { INV_MAX_JOBS = 5 };
+typedef struct {
+    int njobs, len[INV_MAX_JOBS];
+    int64_t *seq[INV_MAX_JOBS], *given[INV_MAX_JOBS]; /* filled, and as given */
+    int64_t guider[INV_MAX_JOBS][3];
+    bool guided[INV_MAX_JOBS];
+    inv_rec rec[INV_MAX_JOBS];
+} inv_batch;
+
+/* given frames (s1-video: 1, s2-interp: 2, s1-first: none) and generated
+ * frames (s1: 2, s2: 1) */
+static void inv_batch_new(inv_batch *b, const cv_hparams *hp, cv_fill_mode mode, int njobs, const bool *guided)
+{
+    const int fl = hp->frame_len, given = mode == CV_FILL_S1_FIRST ? 0 : mode == CV_FILL_S1_VIDEO ? 1 : 2;
+    const int frames = mode == CV_FILL_S2_INTERP ? 3 : given + 2;
+    memset(b, 0, sizeof *b);
+    b->njobs = njobs;
+    for (int j = 0; j < njobs; j++) {
+        const int tl = 3 + (2 * j) % 7, len = tl + 1 + frames * fl;
+        int64_t *s = malloc((size_t)len * sizeof *s);
+        for (int i = 0; i < len; i++)
+            s[i] = i < tl ? (37 * j + 11 * i + 5) % hp->image_tokens + 1 /* no BOI */
+                   : i == tl ? hp->boi_id
+                   : i <= tl + given * fl ? (13 * i + 7 * j) % hp->image_tokens : -1;
+        b->len[j] = len;
+        b->seq[j] = s;
+        b->given[j] = malloc((size_t)len * sizeof *s);
+        memcpy(b->given[j], s, (size_t)len * sizeof *s);
+        b->guided[j] = guided[j];
+        b->guider[j][0] = 17, b->guider[j][1] = 23, b->guider[j][2] = hp->boi_id;
+        const int steps = len - 1 - (tl + given * fl);
+        b->rec[j] = (inv_rec){steps, hp->hidden, hp->image_tokens,
+                              malloc((size_t)steps * (size_t)hp->image_tokens * sizeof(float)),
+                              malloc((size_t)steps * (size_t)hp->hidden * sizeof(float))};
+    }
+}
+
+static void inv_batch_free(inv_batch *b)
+{
+    for (int j = 0; j < b->njobs; j++)
+        free(b->seq[j]), free(b->given[j]), free(b->rec[j].logits), free(b->rec[j].hidden);
+}
+
+static void inv_run_batch(const cv_model *m, inv_batch *b, const cv_fill_opts *o)
+{
+    cv_fill_job jobs[INV_MAX_JOBS];
+    for (int j = 0; j < b->njobs; j++)
+        jobs[j] = (cv_fill_job){b->seq[j], b->len[j], b->guided[j] ? b->guider[j] : NULL, b->guided[j] ? 3 : 0,
+                                NULL, {0}};
+    cv_error err;
+    if (cv_fill_batch(m, jobs, b->njobs, o, pick_argmax, b->rec, &err))
+        fail_msg("batch: %s", err.msg);
+}
+
+/* Job j of b alone into *a (a batch of one job, same given tokens). */
+static void inv_run_alone(const cv_model *m, const inv_batch *b, int j, const cv_fill_opts *o, inv_batch *a)
+{
+    const cv_hparams *hp = cv_model_hparams(m);
+    const inv_rec *r = &b->rec[j];
+    memset(a, 0, sizeof *a);
+    a->njobs = 1;
+    a->len[0] = b->len[j];
+    a->seq[0] = malloc((size_t)b->len[j] * sizeof(int64_t));
+    a->given[0] = NULL;
+    memcpy(a->seq[0], b->given[j], (size_t)b->len[j] * sizeof(int64_t));
+    a->rec[0] = (inv_rec){r->steps, hp->hidden, hp->image_tokens,
+                          malloc((size_t)r->steps * (size_t)hp->image_tokens * sizeof(float)),
+                          malloc((size_t)r->steps * (size_t)hp->hidden * sizeof(float))};
+    cv_fill_info info;
+    cv_error err;
+    if (cv_fill_sequence(m, a->seq[0], a->len[0], b->guided[j] ? b->guider[j] : NULL, b->guided[j] ? 3 : 0, o,
+                         pick_argmax, a->rec, NULL, &info, &err))
+        fail_msg("alone: %s", err.msg);
+}
+
+/* Steps of job j whose logits differ in any bit from its run alone. */
+static int inv_diff_steps(const inv_batch *b, int j, const inv_batch *a)
+{
+    const inv_rec *r = &b->rec[j], *q = &a->rec[0];
+    int n = 0;
+    for (int i = 0; i < r->steps; i++)
+        n += memcmp(r->logits + (size_t)i * (size_t)r->V, q->logits + (size_t)i * (size_t)r->V,
+                    (size_t)r->V * sizeof(float)) != 0;
+    return n;
+}
+
+/* Every job of a batch (two threads) against its run alone (one thread):
+ * bit-identical logits and hidden states at every step, the same tokens. */
+static void check_invariant(const cv_model *m, cv_fill_mode mode, int njobs, const bool *guided, const char *what)
+{
+    const cv_hparams *hp = cv_model_hparams(m);
+    cv_fill_opts o = {mode, 1.4f, 3.0f, false, 2, true};
+    inv_batch b, a;
+    inv_batch_new(&b, hp, mode, njobs, guided);
+    inv_run_batch(m, &b, &o);
+    o.nthreads = 1;
+    int rows = 0;
+    for (int j = 0; j < njobs; j++) {
+        rows += 1 + guided[j];
+        inv_run_alone(m, &b, j, &o, &a);
+        const inv_rec *r = &b.rec[j], *q = &a.rec[0];
+        const int d = inv_diff_steps(&b, j, &a);
+        if (d)
+            fail_msg("%s %s: job %d: logits differ from its run alone at %d of %d steps", what,
+                     cv_gguf_type_name(hp->matrix_type), j, d, r->steps);
+        if (memcmp(r->hidden, q->hidden, (size_t)r->steps * (size_t)r->H * sizeof(float)))
+            fail_msg("%s %s: job %d: hidden states differ from its run alone", what,
+                     cv_gguf_type_name(hp->matrix_type), j);
+        expect_equal_i64("tokens batched vs alone", what, a.seq[0], b.seq[j], (size_t)b.len[j]);
+        inv_batch_free(&a);
+    }
+    printf("  %s %s: %d jobs (%d rows per step), %d steps: bit-identical to each job alone\n", what,
+           cv_gguf_type_name(hp->matrix_type), njobs, rows, b.rec[0].steps);
+    inv_batch_free(&b);
+}
+
+static void test_fill_invariant(void **state)
+{
+    (void)state;
+    static const cv_type types[4] = {CV_TYPE_F32, CV_TYPE_F16, CV_TYPE_BF16, CV_TYPE_Q8_0};
+    static const bool one_guided[3] = {false, true, false}, all_guided[INV_MAX_JOBS] = {1, 1, 1, 1, 1};
+    for (int t = 0; t < 4; t++) {
+        cv_model *s1 = small_model(1, types[t]), *s2 = small_model(2, types[t]);
+        check_invariant(s1, CV_FILL_S1_VIDEO, 3, one_guided, "s1-video");
+        check_invariant(s1, CV_FILL_S1_FIRST, 3, one_guided, "s1-first");
+        /* 10 AR rows: the small-m groups are 8 + 2 rows in the batch */
+        check_invariant(s1, CV_FILL_S1_VIDEO, 5, all_guided, "s1-video");
+        check_invariant(s2, CV_FILL_S2_INTERP, 3, one_guided, "s2-interp");
+        cv_model_free(s1);
+        cv_model_free(s2);
+    }
+}
+
+/* The forward pass itself, calls of any mix: a pass of several NAR calls
+ * (5, 12 and 20 rows: gemms, packing gemm, OpenBLAS for f32), then a pass
+ * mixing AR calls with a new sequence's NAR call, each call's hidden
+ * states and layer outputs against the call run alone; then the logits of
+ * 10 rows against each row alone. */
+enum { FW_SEQS = 4, FW_CAP = 40 };
+
+typedef struct {
+    cv_state *st;
+    int64_t ids[FW_CAP], pos[FW_CAP];
+    float *hidden, *layers; /* [FW_CAP][H], [layers][FW_CAP][H] */
+} fw_seq;
+
+static void fw_seqs_new(const cv_model *m, fw_seq *q)
+{
+    const cv_hparams *hp = cv_model_hparams(m);
+    const size_t H = (size_t)hp->hidden;
+    cv_error err;
+    for (int j = 0; j < FW_SEQS; j++) {
+        assert_int_equal(cv_state_new(m, FW_CAP, &q[j].st, &err), CV_OK);
+        for (int p = 0; p < FW_CAP; p++) {
+            q[j].ids[p] = p < 3 ? 40 + 7 * j + p : p == 3 ? hp->boi_id : (11 * p + 5 * j) % hp->image_tokens;
+            q[j].pos[p] = p < 3 ? p : hp->frame_pos_offset + (p - 3);
+        }
+        q[j].hidden = calloc(FW_CAP * H, sizeof(float));
+        q[j].layers = calloc((size_t)hp->n_layers * FW_CAP * H, sizeof(float));
+    }
+}
+
+static void fw_seqs_free(fw_seq *q)
+{
+    for (int j = 0; j < FW_SEQS; j++)
+        cv_state_free(q[j].st), free(q[j].hidden), free(q[j].layers);
+}
+
+/* The call feeding n tokens of sequence j from its current length. */
+static cv_call fw_call(fw_seq *q, int j, int n)
+{
+    const int at = cv_state_length(q[j].st);
+    return (cv_call){q[j].st, q[j].ids + at, q[j].pos + at, n, 3, 1.4f, false, q[j].hidden, q[j].layers};
+}
+
+/* One pass of calls (seqs[i] feeds n[i] tokens) batched, with 2 threads,
+ * and each call alone in `alone`, with 1 thread: the same bits. */
+static void fw_pass(const cv_model *m, fw_seq *batch, fw_seq *alone, const int *seqs, const int *n, int nc)
+{
+    const cv_hparams *hp = cv_model_hparams(m);
+    const size_t H = (size_t)hp->hidden;
+    cv_forward_opts o = {2, true};
+    cv_call calls[FW_SEQS];
+    cv_error err;
+    for (int i = 0; i < nc; i++)
+        calls[i] = fw_call(batch, seqs[i], n[i]);
+    if (cv_model_forward_opts(m, calls, nc, &o, &err))
+        fail_msg("batched pass: %s", err.msg);
+    o.nthreads = 1;
+    for (int i = 0; i < nc; i++) {
+        cv_call c = fw_call(alone, seqs[i], n[i]);
+        if (cv_model_forward_opts(m, &c, 1, &o, &err))
+            fail_msg("alone: %s", err.msg);
+        const fw_seq *a = &alone[seqs[i]], *b = &batch[seqs[i]];
+        const size_t rows = (size_t)n[i] * H;
+        if (memcmp(a->hidden, b->hidden, rows * sizeof(float)) ||
+            memcmp(a->layers, b->layers, (size_t)hp->n_layers * rows * sizeof(float)))
+            fail_msg("%s: call %d (sequence %d, %d rows of %d calls) differs from its run alone",
+                     cv_gguf_type_name(hp->matrix_type), i, seqs[i], n[i], nc);
+    }
+}
+
+/* rows hidden states' logits at once (2 threads) and one row at a time. */
+static void fw_logits(const cv_model *m, const float *hidden, int rows)
+{
+    const cv_hparams *hp = cv_model_hparams(m);
+    const size_t H = (size_t)hp->hidden, V = (size_t)hp->image_tokens;
+    float *all = malloc((size_t)rows * V * sizeof(float)), *one = malloc(V * sizeof(float));
+    cv_forward_opts o = {2, true};
+    cv_model_logits_opts(m, hidden, rows, all, &o);
+    o.nthreads = 1;
+    for (int r = 0; r < rows; r++) {
+        cv_model_logits_opts(m, hidden + (size_t)r * H, 1, one, &o);
+        if (memcmp(one, all + (size_t)r * V, V * sizeof(float)))
+            fail_msg("%s: logits of row %d of %d differ from the row alone", cv_gguf_type_name(hp->matrix_type), r,
+                     rows);
+    }
+    free(all);
+    free(one);
+}
+
+static void test_forward_invariant(void **state)
+{
+    (void)state;
+    static const cv_type types[4] = {CV_TYPE_F32, CV_TYPE_F16, CV_TYPE_BF16, CV_TYPE_Q8_0};
+    for (int t = 0; t < 4; t++) {
+        cv_model *m = small_model(1, types[t]);
+        const size_t H = (size_t)cv_model_hparams(m)->hidden;
+        fw_seq b[FW_SEQS], a[FW_SEQS];
+        fw_seqs_new(m, b);
+        fw_seqs_new(m, a);
+        const int s1[3] = {0, 1, 2}, n1[3] = {5, 12, 20};
+        fw_pass(m, b, a, s1, n1, 3);
+        const int s2[4] = {0, 3, 1, 2}, n2[4] = {1, 7, 1, 1};
+        fw_pass(m, b, a, s2, n2, 4);
+        for (int k = 0; k < 3; k++) {
+            const int s3[4] = {2, 0, 3, 1}, n3[4] = {1, 1, 1, 1};
+            fw_pass(m, b, a, s3, n3, 4);
+        }
+        /* logits of the 20 rows of sequence 2's prefix: groups of 8, 8, 4 */
+        float *rows = malloc(20 * H * sizeof(float));
+        cv_state *st;
+        cv_error err;
+        assert_int_equal(cv_state_new(m, FW_CAP, &st, &err), CV_OK);
+        cv_call c = {st, b[2].ids, b[2].pos, 20, 3, 1.4f, false, rows, NULL};
+        assert_int_equal(cv_model_forward(m, &c, 1, 0, &err), CV_OK);
+        fw_logits(m, rows, 20);
+        printf("  %s: NAR, mixed and AR passes and logits: bit-identical to each call alone\n",
+               cv_gguf_type_name(types[t]));
+        cv_state_free(st);
+        free(rows);
+        fw_seqs_free(b);
+        fw_seqs_free(a);
+        cv_model_free(m);
+    }
+}
+
+/* The negative control: without batch_invariant an unguided job's steps
+ * take the GEMV alone and the small-m GEMM in the batch, and its prefix
+ * call shares one GEMM (OpenBLAS for f32) with the other sequences'.
+ * Observed on x86 with OpenBLAS: job 0's logits differ at every step with
+ * the avx2, avx512 and avx512vnni kernels, and with COGVIDEO_ISA=ref too,
+ * whose gemv and gemms give the same bits by design (so there it is the
+ * shared prefix GEMM).  A build without OpenBLAS on the reference kernels
+ * (or on NEON, not measured) might show no difference, so a difference is
+ * required only on the x86 SIMD levels, and reported everywhere. */
+static void test_fill_not_invariant(void **state)
+{
+    (void)state;
+    static const bool one_guided[3] = {false, true, false};
+    cv_model *m = small_model(1, CV_TYPE_F32);
+    cv_fill_opts o = {CV_FILL_S1_VIDEO, 1.4f, 3.0f, false, 1, false};
+    inv_batch b, a;
+    inv_batch_new(&b, cv_model_hparams(m), o.mode, 3, one_guided);
+    inv_run_batch(m, &b, &o);
+    inv_run_alone(m, &b, 0, &o, &a);
+    const int d = inv_diff_steps(&b, 0, &a);
+    const cv_isa isa = cv_kernels_get()->isa;
+    printf("  without batch_invariant (f32, kernels %s): job 0's logits differ from its run alone at %d of "
+           "%d steps\n", cv_isa_name(isa), d, b.rec[0].steps);
+    if (isa == CV_ISA_AVX2 || isa == CV_ISA_AVX512 || isa == CV_ISA_AVX512VNNI)
+        assert_true(d > 0);
+    inv_batch_free(&a);
+    inv_batch_free(&b);
+    cv_model_free(m);
+}
+
 /* ------------------------------------------------------------ bad input */
 
 static void expect_forward_error(const cv_model *m, cv_call *c, int nc, const char *text)
@@ -533,6 +891,8 @@ int main(void)
         cmocka_unit_test(test_full_forwards), cmocka_unit_test(test_s1_runs),  cmocka_unit_test(test_s2_runs),
         cmocka_unit_test(test_threads),       cmocka_unit_test(test_bad_calls), cmocka_unit_test(test_bad_fill),
         cmocka_unit_test(test_bad_models),   cmocka_unit_test(test_fill_batch),
+        cmocka_unit_test(test_forward_invariant), cmocka_unit_test(test_fill_invariant),
+        cmocka_unit_test(test_fill_not_invariant),
     };
     cv_test_dir_name("test_model");
     return cmocka_run_group_tests(tests, setup, teardown);
