@@ -257,7 +257,8 @@ static void report(const pick_ctx *c, const cv_fill_step *s)
         c->o->probe(c->o->ctx, &p);
     }
     if (s->job == c->jobs - 1 && c->o->progress) {
-        const cv_pipeline_progress p = {c->phase, c->round, s->step + 1, c->steps, c->rows, c->jobs};
+        const cv_pipeline_progress p = {c->phase, c->round, s->step + 1, c->steps,
+                                        cv_model_hparams(c->st->model)->frame_len, c->rows, c->jobs};
         c->o->progress(c->o->ctx, &p);
     }
 }

@@ -66,6 +66,7 @@ typedef struct {
     cv_pipeline_phase phase;
     int round;           /* CV_PHASE_ROUND: 0, 1, ... */
     int step, steps;     /* of this phase */
+    int frame_len;       /* tokens per frame: the step's frame is step / frame_len */
     int rows;            /* sequences in the batch (jobs, guiders included) */
     int jobs;            /* sequences that draw tokens */
 } cv_pipeline_progress;

@@ -124,6 +124,17 @@ done
 gen "$R/s2" --stage 2 --tokens "$R/s1/tokens.npy"
 same_tokens "--stage 1 then --stage 2 --tokens == --stage both" "$R/t1/tokens.npy" "$R/s2/tokens.npy"
 
+# a prompt file: one run per line (empty lines skipped); prompt 0 draws what -p draws
+printf '%s\n\na blue square moves up on a black background\n' "$P" >"$tmp/prompts.txt"
+check "--prompt-file with 2 prompts" $CV generate -m "$M" --prompt-file "$tmp/prompts.txt" --seed 7 \
+  --first-frame-only --quiet -o "$R/pf"
+check "prompt-000's first frame is -p's" cmp "$R/pf/prompt-000/frames/0000.png" "$R/t1/frames/0000.png"
+n=$((n + 1))
+[ -s "$R/pf/prompt-001/frames/0000.png" ] && [ -s "$R/pf/run.json" ] || fail "prompt-001 or run.json missing"
+printf 'ok\n%s\n' "$(printf 'a red circle %.0s' $(seq 1 40))" >"$tmp/long.txt"
+expect_error 2 "prompt 2: .*text limit" "an over-long line in a prompt file" -- \
+  $CV generate -m "$M" --prompt-file "$tmp/long.txt" -o "$R/bad"
+
 # ---------------------------------------------------------------- generate's logits == cogvideo logits
 for d in "$tmp"/dump/*; do
   ph=$(basename "$d")
@@ -171,7 +182,7 @@ expect_error 2 "not a cogvideo output" "output directory with other files" -- \
 n=$((n + 1))
 [ -f "$R/other/keep.txt" ] || fail "the other directory's file is gone"
 n=$((n + 1))
-left=$(ls "$R" | grep -v '^\(t1\|t2\|t1b\|b3\|s1\|s2\|b1only\|other\)$')
+left=$(ls "$R" | grep -v '^\(t1\|t2\|t1b\|b3\|s1\|s2\|b1only\|other\|pf\)$')
 [ -z "$left" ] || fail "failed runs left: $left"
 check "a previous run is replaced" $CV generate -m "$M" -p "$P" --first-frame-only --quiet -o "$R/s1"
 n=$((n + 1))

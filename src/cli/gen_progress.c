@@ -65,8 +65,10 @@ void gen_progress_step(void *ctx, const cv_pipeline_progress *s)
     const double eta = done > 0 ? (now - p->t0) * (p->units_total - done) / done : 0;
     char nb[32], eb[32];
     clock_text(eta, eb, sizeof eb);
-    fprintf(stderr, "\r%s: token %d/%d (x%d), %.1f tok/s, ETA %s   \x1b[K", phase_name(s, nb, sizeof nb), s->step,
-            s->steps, s->jobs, dt > 0 ? s->step * (double)s->jobs / dt : 0.0, eb);
+    const int L = s->frame_len > 0 ? s->frame_len : 1;
+    fprintf(stderr, "\r%s: frame %d/%d, token %d/%d (x%d), %.1f tok/s, ETA %s \x1b[K", phase_name(s, nb, sizeof nb),
+            (s->step - 1) / L + 1, (s->steps + L - 1) / L, s->step, s->steps, s->jobs,
+            dt > 0 ? s->step * (double)s->jobs / dt : 0.0, eb);
     fflush(stderr);
 }
 

@@ -344,7 +344,11 @@ static cv_status load_models(const gen_args *a, gen_models *m, cv_error *err)
         s = cv_vqvae_load(m->path_vq, &m->vq, err);
     for (int i = 0; i < 2 && !s; i++) {
         const cv_pipeline_stage *st = i ? &m->s2 : &m->s1;
-        if (st->model && !(s = cv_pipeline_check_tokenizer(m->tok, st->model, err)))
+        if (st->model && (s = cv_pipeline_check_tokenizer(m->tok, st->model, err))) {
+            cv_error e = *err; /* name the tokenizer's file */
+            cv_error_set(err, s, "%s: %s", m->path_tok, e.msg);
+        }
+        if (st->model && !s)
             s = check_vqvae(m, st, err);
     }
     if (!s && m->use_s1 && m->use_s2 &&
@@ -710,25 +714,33 @@ static cv_status write_run_json(const gen_run *r, const char *dir, const prompt_
 
 /* ------------------------------------------------------------ the command */
 
-/* Every prompt's texts against the models' limits, before any work. */
+/* Every text of every prompt (each phase, each round's duration) against
+ * the models' limits, before any work. */
+static cv_status check_prompt(const gen_run *r, const char *prompt, cv_error *err)
+{
+    cv_status s = CV_OK;
+    for (int ph = 0; ph < 2 + (r->rounds > 0 ? r->rounds : 1) && !s; ph++) {
+        const bool s2 = ph >= 2;
+        const cv_pipeline_stage *st = s2 ? &r->m->s2 : &r->m->s1;
+        if (!(s2 ? r->m->use_s2 : r->m->use_s1))
+            continue;
+        int64_t *ids, *g;
+        int n, gn;
+        s = cv_pipeline_text(r->m->tok, st, s2 ? CV_PHASE_ROUND : (cv_pipeline_phase)ph, s2 ? ph - 2 : 0,
+                             guided(r->a, st), prompt, &ids, &n, &g, &gn, err);
+        free(ids), free(g);
+    }
+    return s;
+}
+
 static cv_status check_prompts(const gen_run *r, const prompt_list *p, cv_error *err)
 {
     cv_status s = CV_OK;
     for (int i = 0; i < p->n && !s; i++)
-        for (int ph = 0; ph < 3 && !s; ph++) {
-            const cv_pipeline_stage *st = ph < 2 ? &r->m->s1 : &r->m->s2;
-            if ((ph < 2 && !r->m->use_s1) || (ph == 2 && !r->m->use_s2))
-                continue;
-            int64_t *ids, *g;
-            int n, gn;
-            s = cv_pipeline_text(r->m->tok, st, (cv_pipeline_phase)ph, 0, guided(r->a, st), p->v[i], &ids, &n, &g,
-                                 &gn, err);
-            free(ids), free(g);
+        if ((s = check_prompt(r, p->v[i], err)) && p->n > 1) {
+            cv_error e = *err;
+            cv_error_set(err, s, "%s: prompt %d: %s", r->a->prompt_file, i + 1, e.msg);
         }
-    if (s && p->n > 1) {
-        cv_error e = *err;
-        cv_error_set(err, s, "%s: %s", r->a->prompt_file, e.msg);
-    }
     return s;
 }
 
