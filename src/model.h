@@ -126,8 +126,9 @@ typedef struct {
  * consecutive 1-row calls, whose elements do not depend on the other rows
  * (src/kernels.h); never the GEMV, packing or BLAS paths.  Everything else
  * in a layer is per row or per call.  The cost: a batch's NAR calls each
- * read the weights once, and a 1-row call alone takes gemms at m = 1 (on
- * AVX-512 as fast as the GEMV; on AVX2 ~1.3 GEMVs, gemms_avx2.c).  A call
+ * read the weights once, and a 1-row call alone takes gemms at m = 1
+ * (measured 0.7-1.2 GEMVs with AVX-512, 1.3 with AVX2: simd/x86/gemms_*.c;
+ * for q8_0 the GEMV is gemms at m = 1 anyway).  A call
  * with enforce_no_swin also leaves its state as it would alone (no
  * attention-plus cache), whatever the others need. */
 cv_status cv_model_forward_opts(const cv_model *m, cv_call *calls, int ncalls, const cv_forward_opts *o,
