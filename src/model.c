@@ -326,6 +326,13 @@ uint64_t cv_model_weight_bytes(const cv_model *m, bool with_logits)
 
 /* ------------------------------------------------------------ state */
 
+uint64_t cv_state_bytes(const cv_model *m, int capacity)
+{
+    const cv_hparams *hp = &m->hp;
+    const int cap0 = hp->max_text_len + hp->frame_len < capacity ? hp->max_text_len + hp->frame_len : capacity;
+    return 2 * (uint64_t)hp->n_layers * ((uint64_t)cap0 + (uint64_t)capacity) * (uint64_t)hp->hidden * sizeof(float);
+}
+
 cv_status cv_state_new(const cv_model *m, int capacity, cv_state **out, cv_error *err)
 {
     *out = NULL;

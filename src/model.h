@@ -89,6 +89,8 @@ uint64_t cv_model_weight_bytes(const cv_model *m, bool with_logits);
 typedef struct cv_state cv_state;
 cv_status cv_state_new(const cv_model *m, int capacity, cv_state **st, cv_error *err);
 void cv_state_free(cv_state *st);
+/* The bytes cv_state_new allocates for `capacity` positions (both caches). */
+uint64_t cv_state_bytes(const cv_model *m, int capacity);
 int cv_state_length(const cv_state *st); /* model positions fed so far */
 
 typedef struct {

@@ -235,6 +235,7 @@ typedef struct {
     int round;
     uint32_t sample0;
     int jobs_per_sample, jobs, rows, steps;
+    int job0, chunk_jobs; /* the pass in progress: jobs [job0, job0 + chunk_jobs) */
     cv_status status; /* a sampler error, reported instead of fill's "bad token" */
     cv_error *err;
 } pick_ctx;
@@ -252,13 +253,16 @@ static cv_rng_key token_key(const pick_ctx *c, int job, int step)
 
 static void report(const pick_ctx *c, const cv_fill_step *s)
 {
-    if (s->job == 0 && c->o->probe) {
+    if (c->job0 + s->job == 0 && c->o->probe) {
         const cv_pipeline_probe p = {c->phase, c->round, s->step, c->steps, s->seq_index, s->logits};
         c->o->probe(c->o->ctx, &p);
     }
-    if (s->job == c->jobs - 1 && c->o->progress) {
-        const cv_pipeline_progress p = {c->phase, c->round, s->step + 1, c->steps,
-                                        cv_model_hparams(c->st->model)->frame_len, c->rows, c->jobs};
+    if (s->job == c->chunk_jobs - 1 && c->o->progress) {
+        /* several passes count as one phase of passes x steps */
+        const int per = c->o->max_jobs > 0 && c->o->max_jobs < c->jobs ? c->o->max_jobs : c->jobs;
+        const int pass = c->job0 / per, passes = (c->jobs + per - 1) / per;
+        const cv_pipeline_progress p = {c->phase, c->round, pass * c->steps + s->step + 1, passes * c->steps,
+                                        cv_model_hparams(c->st->model)->frame_len, c->rows, c->chunk_jobs};
         c->o->progress(c->o->ctx, &p);
     }
 }
@@ -277,7 +281,7 @@ static int64_t pick(void *vctx, const cv_fill_step *s)
             set = cfg->first;
     }
     int32_t tok = -1;
-    c->status = cv_sampler_sample(c->smp, s->logits, set, token_key(c, s->job, s->step), &tok, c->err);
+    c->status = cv_sampler_sample(c->smp, s->logits, set, token_key(c, c->job0 + s->job, s->step), &tok, c->err);
     if (c->status)
         return -1;
     report(c, s);
@@ -353,8 +357,7 @@ static cv_status run_fill(const cv_pipeline_stage *st, job_set *js, cv_fill_mode
                              .compat_guider_bug = o->compat_guider_bug, .nthreads = o->nthreads,
                              .batch_invariant = true};
     int64_t *seq0 = malloc((size_t)js->jobs[0].len * sizeof *seq0);
-    pick_ctx c = {st, o, NULL, phase, round, sample0, jobs_per_sample, js->n, js->n * (guided ? 2 : 1), 0,
-                  CV_OK, err};
+    pick_ctx c = {st, o, NULL, phase, round, sample0, jobs_per_sample, js->n, 0, 0, 0, 0, CV_OK, err};
     cv_fill_info info;
     cv_status s = seq0 ? CV_OK : cv_error_set(err, CV_ERR_NOMEM, "out of memory");
     if (!s)
@@ -365,8 +368,12 @@ static cv_status run_fill(const cv_pipeline_stage *st, job_set *js, cv_fill_mode
         memcpy(seq0, js->jobs[0].seq, (size_t)js->jobs[0].len * sizeof *seq0);
         s = cv_sampler_new(st->clusters, &c.smp, err);
     }
-    if (!s) {
-        s = cv_fill_batch(st->model, js->jobs, js->n, &fo, pick, &c, err);
+    /* passes of at most max_jobs jobs, in job order */
+    const int per = o->max_jobs > 0 && o->max_jobs < js->n ? o->max_jobs : js->n;
+    for (c.job0 = 0; !s && c.job0 < js->n; c.job0 += per) {
+        c.chunk_jobs = js->n - c.job0 < per ? js->n - c.job0 : per;
+        c.rows = c.chunk_jobs * (guided ? 2 : 1);
+        s = cv_fill_batch(st->model, js->jobs + c.job0, c.chunk_jobs, &fo, pick, &c, err);
         if (c.status)
             s = c.status; /* the sampler's message is already in err */
     }

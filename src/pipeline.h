@@ -94,6 +94,10 @@ typedef struct {
     int guided1, guided2;  /* -1: the model's default; 0 / 1: off / on (stage 1 keyframes / stage 2) */
     float alpha;           /* < 0: the model's guidance_alpha */
     bool compat_guider_bug; /* stage 2 guided: the original's bug 3 (default off) */
+    int max_jobs;          /* > 0: at most this many jobs (samples, parent triples) per
+                              pass; the rest run in later passes.  Bounds the KV caches'
+                              memory; changes no token (batch-invariant forward, keys
+                              per sample and triple).  0: every job in one pass */
     cv_pipeline_progress_fn progress;
     cv_pipeline_probe_fn probe;
     cv_pipeline_seq_fn seqs;

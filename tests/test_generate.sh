@@ -119,6 +119,8 @@ if [ -z "${CV_SLOW:-}" ]; then # a batch resumes with its samples' own draws
   gen "$R/b3s1" --batch 3 --stage 1
   gen "$R/b3s2" --stage 2 --tokens "$R/b3s1/tokens.npy"
   same_tokens "batch 3: --stage 1 then --stage 2 == --stage both" "$R/b3/tokens.npy" "$R/b3s2/tokens.npy"
+  gen "$R/mj" --batch 3 --max-jobs 2
+  same_tokens "--max-jobs 2 (passes of 2 jobs) == one pass" "$R/b3/tokens.npy" "$R/mj/tokens.npy"
 fi
 gen "$R/s1" --stage 1
 n=$((n + 1))
@@ -189,7 +191,7 @@ expect_error 2 "not a cogvideo output" "output directory with other files" -- \
 n=$((n + 1))
 [ -f "$R/other/keep.txt" ] || fail "the other directory's file is gone"
 n=$((n + 1))
-left=$(ls "$R" | grep -v '^\(t1\|t2\|t1b\|b3\|b3s1\|b3s2\|s1\|s2\|b1only\|other\|pf\)$')
+left=$(ls "$R" | grep -v '^\(t1\|t2\|t1b\|b3\|b3s1\|b3s2\|mj\|s1\|s2\|b1only\|other\|pf\)$')
 [ -z "$left" ] || fail "failed runs left: $left"
 check "a previous run is replaced" $CV generate -m "$M" -p "$P" --first-frame-only --quiet -o "$R/s1"
 n=$((n + 1))

@@ -57,6 +57,9 @@ static void usage(FILE *out)
             "  --threads N            worker threads (default: OMP_NUM_THREADS or all cores)\n"
             "  --first-frame-only     stop after the first frame\n"
             "  --tokens FILE          --stage 2: a stage-1 run's tokens.npy ([F, tokens] or [N, F, tokens])\n"
+            "  --max-jobs N           at most N sequences (samples, parent triples) per pass over the\n"
+            "                         weights; the others follow (same tokens, less KV-cache memory;\n"
+            "                         default: as many as fit in half of this machine's memory)\n"
             "  --size N               frames upscaled to N pixels high (default: the decoder's size)\n"
             "  --clusters FILE        cluster labels .npy for the sampler, instead of the models'\n"
             "  --compat-guider-bug    guided stage 2 as the original (its bug 3: frames misplaced)\n"
@@ -69,7 +72,7 @@ typedef struct {
     const char *prompt, *prompt_file, *model_dir, *out, *tokens, *clusters, *dump;
     uint64_t seed;
     int stage; /* 1, 2, or 3 = both */
-    int rounds, guidance, batch, threads, size;
+    int rounds, guidance, batch, threads, size, max_jobs;
     float alpha;
     bool first_only, quiet, compat;
 } gen_args;
@@ -113,6 +116,8 @@ static int parse_valued(gen_args *a, const char *f, const char *v)
         return cv_cli_int(f, v, 1, 1024, &a->threads);
     if (!strcmp(f, "--size"))
         return cv_cli_int(f, v, 1, 8192, &a->size);
+    if (!strcmp(f, "--max-jobs"))
+        return cv_cli_int(f, v, 1, 1 << 20, &a->max_jobs);
     if (!strcmp(f, "--guidance")) {
         a->guidance = 1;
         return cv_cli_float(f, v, 0.0f, 1000.0f, &a->alpha);
@@ -164,7 +169,7 @@ static int parse(int argc, char **argv, gen_args *a)
         }
         const bool valued = str_flag(a, f) || !strcmp(f, "--seed") || !strcmp(f, "--stage") ||
                             !strcmp(f, "--rounds") || !strcmp(f, "--guidance") || !strcmp(f, "--batch") ||
-                            !strcmp(f, "--threads") || !strcmp(f, "--size");
+                            !strcmp(f, "--threads") || !strcmp(f, "--size") || !strcmp(f, "--max-jobs");
         if (!valued)
             return cv_cli_fail(CV_EXIT_USAGE, f[0] == '-' ? "generate: unknown option '%s' (see cogvideo generate --help)"
                                                           : "generate: unexpected argument '%s' (the prompt goes after -p)",
@@ -697,9 +702,10 @@ static cv_status write_run_json(const gen_run *r, const char *dir, const prompt_
         json_array_append_new(times, times_json(&t[i]));
     }
     const bool g1 = m->use_s1 && guided(a, &m->s1), g2 = m->use_s2 && guided(a, &m->s2);
-    json_t *j = json_pack("{s:s, s:o, s:s, s:s, s:i, s:i, s:b, s:{s:b, s:b, s:f}, s:i, s:s*, s:f, s:o, s:o}",
+    json_t *j = json_pack("{s:s, s:o, s:s, s:s, s:i, s:i, s:i, s:b, s:{s:b, s:b, s:f}, s:i, s:s*, s:f, s:o, s:o}",
                           "cogvideo", cv_version(), "prompts", prompts, "seed", seed, "stage",
-                          a->stage == 3 ? "both" : a->stage == 1 ? "1" : "2", "batch", a->batch, "rounds", r->rounds,
+                          a->stage == 3 ? "both" : a->stage == 1 ? "1" : "2", "batch", a->batch, "max_jobs",
+                          r->po.max_jobs, "rounds", r->rounds,
                           "first_frame_only", a->first_only, "guidance", "stage1", g1, "stage2", g2, "alpha",
                           a->alpha >= 0 ? (double)a->alpha : (double)config_of(m)->guidance_alpha, "threads",
                           a->threads, "tokens", a->tokens, "fps",
@@ -744,6 +750,30 @@ static cv_status check_prompts(const gen_run *r, const prompt_list *p, cv_error 
     return s;
 }
 
+/* Jobs per pass whose KV caches fit in half of the physical memory (the
+ * release's stage-2 job holds ~3 GB of caches: its round 3 of 8 triples
+ * would not fit beside the weights on a 24 GB machine). */
+static int auto_max_jobs(const gen_run *r)
+{
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    if (pages <= 0 || page <= 0)
+        return 0;
+    const double budget = (double)pages * (double)page / 2;
+    double per = 0;
+    for (int i = 0; i < 2; i++) {
+        const cv_pipeline_stage *st = i ? &r->m->s2 : &r->m->s1;
+        if (!st->model)
+            continue;
+        const cv_hparams *hp = cv_model_hparams(st->model);
+        const int frames = i ? hp->n_time_slots : st->cfg.keyframes;
+        const double b = (double)cv_state_bytes(st->model, hp->max_text_len + 1 + frames * hp->frame_len) *
+                         (guided(r->a, st) ? 2 : 1);
+        per = b > per ? b : per;
+    }
+    const double j = per > 0 ? budget / per : 0;
+    return j >= 1 << 20 ? 0 : j < 1 ? 1 : (int)j;
+}
+
 static cv_status setup_run(gen_run *r, gen_args *a, gen_models *m, int64_t **resume, cv_error *err)
 {
     memset(r, 0, sizeof *r);
@@ -770,6 +800,7 @@ static cv_status setup_run(gen_run *r, gen_args *a, gen_models *m, int64_t **res
     r->po.guided1 = r->po.guided2 = a->guidance;
     r->po.alpha = a->alpha;
     r->po.compat_guider_bug = a->compat;
+    r->po.max_jobs = a->max_jobs > 0 ? a->max_jobs : auto_max_jobs(r);
     return CV_OK;
 }
 
