@@ -10,40 +10,10 @@
 # (tests/test_vqvae.c checks that those differ by at most 1), with the best
 # kernels and with COGVIDEO_ISA=ref, with 1 and 2 threads (same bytes).
 set -u
-CV="${CV_EXEC:+$CV_EXEC }${top_builddir:-.}/cogvideo"
-DIFF="${CV_EXEC:+$CV_EXEC }${top_builddir:-.}/tests/npy_diff"
+NAME=decode
+. "${top_srcdir:-.}/tests/cli_lib.sh"
 T="${CV_TESTDATA:-testdata}/vqvae-tiny"
 G="${CV_SHARED:-../shared}/golden/vqvae_full"
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/cv_decode.XXXXXX") || exit 99
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-n=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-
-check() { # DESCRIPTION command...
-  what=$1; shift
-  n=$((n + 1))
-  if "$@" >"$tmp/log" 2>&1; then echo "ok: $what"; sed 's/^/  | /' "$tmp/log"
-  else fail "$what"; sed 's/^/  | /' "$tmp/log"; return 1; fi
-}
-
-# expect CODE MESSAGE_PART DESCRIPTION -- command...: exit code and exactly
-# one stderr line "cogvideo: ...MESSAGE_PART..."
-expect_error() {
-  want=$1; msg=$2; what=$3; shift 4
-  n=$((n + 1))
-  "$@" >"$tmp/out" 2>"$tmp/err"
-  got=$?
-  if [ "$got" -ne "$want" ] || [ "$(wc -l <"$tmp/err")" -ne 1 ] || ! grep -q "^cogvideo: .*$msg" "$tmp/err"; then
-    fail "$what: exit $got (expected $want, one line with '$msg')"; sed 's/^/  stderr: /' "$tmp/err"; return 1
-  fi
-  echo "ok: $what: $(cat "$tmp/err")"
-}
-
-no_files() { # DIR DESCRIPTION: DIR must be empty
-  n=$((n + 1))
-  if [ -n "$(ls -A "$1")" ]; then fail "$2 left files behind: $(ls -A "$1" | tr '\n' ' ')"; fi
-}
 
 # ---------------------------------------------------------------- tiny fixture
 check "convert-vqvae --help" $CV convert-vqvae --help
@@ -134,5 +104,4 @@ else
   done
 fi
 
-echo "$n checks, $fails failed"
-[ "$fails" -eq 0 ]
+finish

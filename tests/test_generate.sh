@@ -19,34 +19,10 @@ set -u
 # 16 s instead of 2 s at load 4).  Passive waiting changes no result.
 OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 export OMP_WAIT_POLICY
-CV="${CV_EXEC:+$CV_EXEC }${top_builddir:-.}/cogvideo"
-DIFF="${CV_EXEC:+$CV_EXEC }${top_builddir:-.}/tests/npy_diff"
+NAME=generate
+. "${top_srcdir:-.}/tests/cli_lib.sh"
 GIF="${CV_EXEC:+$CV_EXEC }${top_builddir:-.}/tests/gif_info"
 T="${CV_TESTDATA:-testdata}"
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/cv_generate.XXXXXX") || exit 99
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-n=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-
-check() { # DESCRIPTION command...
-  what=$1; shift
-  n=$((n + 1))
-  if "$@" >"$tmp/log" 2>&1; then echo "ok: $what"
-  else fail "$what"; sed 's/^/  | /' "$tmp/log"; return 1; fi
-}
-
-# expect_error CODE MESSAGE_PART DESCRIPTION -- command...
-expect_error() {
-  want=$1; msg=$2; what=$3; shift 4
-  n=$((n + 1))
-  "$@" >"$tmp/out" 2>"$tmp/err"
-  got=$?
-  if [ "$got" -ne "$want" ] || [ "$(wc -l <"$tmp/err")" -ne 1 ] || ! grep -q "^cogvideo: .*$msg" "$tmp/err"; then
-    fail "$what: exit $got (expected $want, one line with '$msg')"; sed 's/^/  stderr: /' "$tmp/err"; return 1
-  fi
-  echo "ok: $what: $(cat "$tmp/err")"
-}
 
 same_tokens() { # DESCRIPTION A.npy B.npy
   check "$1" $DIFF --equal "$2" "$3" 0
@@ -197,5 +173,4 @@ check "a previous run is replaced" $CV generate -m "$M" -p "$P" --first-frame-on
 n=$((n + 1))
 [ "$(ls "$R/s1/frames" | wc -l)" -eq 1 ] || fail "the replaced run has $(ls "$R/s1/frames" | wc -l) frames (expected 1)"
 
-echo "$n checks, $fails failed"
-[ "$fails" -eq 0 ]
+finish

@@ -44,6 +44,24 @@ cv_status gen_write_sample(const char *dir, const gen_images *im, const int64_t 
 /* Removes a directory tree (for the temporary and the replaced output). */
 void gen_remove_tree(const char *path);
 
+/* ------------------------------------------------------------ --dump (gen_dump.c)
+ * The pipeline's probe and seqs callbacks write DIR/<phase>/ (s1_first,
+ * s1_video, s2_round<r>): seq_in.npy, teacher.npy, guider_seq_in.npy,
+ * step_logits_idx.npy, step_logits.npy, meta.json.  Errors are kept in
+ * status/err (a callback cannot fail the run) and reported after it. */
+typedef struct {
+    const char *dir;
+    int n_logits, image_tokens;
+    int64_t idx[4];
+    float *logits; /* [4][image_tokens] */
+    cv_status status;
+    cv_error err;
+} gen_dump;
+
+void gen_dump_probe(gen_dump *d, const cv_pipeline_probe *p);
+void gen_dump_seqs(gen_dump *d, cv_pipeline_phase ph, int round, const int64_t *in, const int64_t *out, int len,
+                   const int64_t *g, int glen, float log_w, float alpha);
+
 /* ------------------------------------------------------------ progress */
 typedef struct {
     bool tty, quiet;

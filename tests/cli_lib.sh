@@ -1,0 +1,45 @@
+# cli_lib.sh — the harness the command-line tests share (sourced, not run):
+# the programs under test, a scratch directory removed on exit, and checks
+# that count themselves.  Before sourcing, set NAME (the scratch prefix).
+#   check DESCRIPTION command...          the command must succeed
+#   expect_error CODE PART DESCRIPTION -- command...
+#                                         exit CODE and exactly one stderr
+#                                         line "cogvideo: ...PART..."
+#   no_files DIR DESCRIPTION              DIR must be empty
+#   finish                                prints the count; exit status
+CV="${CV_EXEC:+$CV_EXEC }${top_builddir:-.}/cogvideo"
+DIFF="${CV_EXEC:+$CV_EXEC }${top_builddir:-.}/tests/npy_diff"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/cv_${NAME:-test}.XXXXXX") || exit 99
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+n=0
+
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+
+check() {
+  what=$1; shift
+  n=$((n + 1))
+  if "$@" >"$tmp/log" 2>&1; then echo "ok: $what"
+  else fail "$what"; sed 's/^/  | /' "$tmp/log"; return 1; fi
+}
+
+expect_error() {
+  want=$1; msg=$2; what=$3; shift 4
+  n=$((n + 1))
+  "$@" >"$tmp/out" 2>"$tmp/err"
+  got=$?
+  if [ "$got" -ne "$want" ] || [ "$(wc -l <"$tmp/err")" -ne 1 ] || ! grep -q "^cogvideo: .*$msg" "$tmp/err"; then
+    fail "$what: exit $got (expected $want, one line with '$msg')"; sed 's/^/  stderr: /' "$tmp/err"; return 1
+  fi
+  echo "ok: $what: $(cat "$tmp/err")"
+}
+
+no_files() {
+  n=$((n + 1))
+  if [ -n "$(ls -A "$1")" ]; then fail "$2 left files behind: $(ls -A "$1" | tr '\n' ' ')"; fi
+}
+
+finish() {
+  echo "$n checks, $fails failed"
+  [ "$fails" -eq 0 ]
+}
