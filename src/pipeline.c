@@ -237,7 +237,7 @@ typedef struct {
     int jobs_per_sample, jobs, rows, steps;
     int job0, chunk_jobs; /* the pass in progress: jobs [job0, job0 + chunk_jobs) */
     cv_status status; /* a sampler error, reported instead of fill's "bad token" */
-    cv_error *err;
+    cv_error serr;    /* its message (fill writes its own into the caller's err) */
 } pick_ctx;
 
 /* Philox coordinates of one token: sample b, step = job-in-sample x steps
@@ -281,7 +281,7 @@ static int64_t pick(void *vctx, const cv_fill_step *s)
             set = cfg->first;
     }
     int32_t tok = -1;
-    c->status = cv_sampler_sample(c->smp, s->logits, set, token_key(c, c->job0 + s->job, s->step), &tok, c->err);
+    c->status = cv_sampler_sample(c->smp, s->logits, set, token_key(c, c->job0 + s->job, s->step), &tok, &c->serr);
     if (c->status)
         return -1;
     report(c, s);
@@ -357,7 +357,7 @@ static cv_status run_fill(const cv_pipeline_stage *st, job_set *js, cv_fill_mode
                              .compat_guider_bug = o->compat_guider_bug, .nthreads = o->nthreads,
                              .batch_invariant = true};
     int64_t *seq0 = malloc((size_t)js->jobs[0].len * sizeof *seq0);
-    pick_ctx c = {st, o, NULL, phase, round, sample0, jobs_per_sample, js->n, 0, 0, 0, 0, CV_OK, err};
+    pick_ctx c = {st, o, NULL, phase, round, sample0, jobs_per_sample, js->n, 0, 0, 0, 0, CV_OK, {{0}}};
     cv_fill_info info;
     cv_status s = seq0 ? CV_OK : cv_error_set(err, CV_ERR_NOMEM, "out of memory");
     if (!s)
@@ -374,8 +374,10 @@ static cv_status run_fill(const cv_pipeline_stage *st, job_set *js, cv_fill_mode
         c.chunk_jobs = js->n - c.job0 < per ? js->n - c.job0 : per;
         c.rows = c.chunk_jobs * (guided ? 2 : 1);
         s = cv_fill_batch(st->model, js->jobs + c.job0, c.chunk_jobs, &fo, pick, &c, err);
-        if (c.status)
-            s = c.status; /* the sampler's message is already in err */
+        if (c.status) {
+            s = c.status;
+            *err = c.serr;
+        }
     }
     if (!s && o->seqs)
         o->seqs(o->ctx, phase, round, seq0, js->jobs[0].seq, js->jobs[0].len, js->jobs[0].guider,
