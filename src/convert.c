@@ -349,20 +349,24 @@ static void load_f32(const cv_pt_tensor *t, size_t off, size_t n, float *dst)
     }
 }
 
+cv_status cv_convert_copy_mapped(cv_gguf_writer *w, const void *data, size_t nbytes, cv_error *err)
+{
+    const size_t step = (size_t)64 << 20; /* dropped behind us: resident input stays small */
+    for (size_t off = 0; off < nbytes; off += step) {
+        const size_t len = nbytes - off < step ? nbytes - off : step;
+        cv_status s = cv_gguf_writer_write_data(w, (const char *)data + off, len, err);
+        cv_map_drop((const char *)data + off, len);
+        if (s)
+            return s;
+    }
+    return CV_OK;
+}
+
 static cv_status stream_tensor(cv_gguf_writer *w, const cv_pt_tensor *t, uint32_t type, float *fbuf,
                                unsigned char *obuf, cv_error *err)
 {
-    if (type == pt_as_cv(t->dtype)) { /* same representation: copy the bytes as they are */
-        const size_t step = (size_t)64 << 20;  /* dropped behind us: resident input stays small */
-        for (size_t off = 0; off < t->nbytes; off += step) {
-            const size_t len = t->nbytes - off < step ? t->nbytes - off : step;
-            cv_status s = cv_gguf_writer_write_data(w, (const char *)t->data + off, len, err);
-            cv_map_drop((const char *)t->data + off, len);
-            if (s)
-                return s;
-        }
-        return CV_OK;
-    }
+    if (type == pt_as_cv(t->dtype)) /* same representation: copy the bytes as they are */
+        return cv_convert_copy_mapped(w, t->data, t->nbytes, err);
     const size_t n = (size_t)t->numel, es = t->dtype == CV_PT_F32 ? 4 : 2;
     size_t dropped = 0;
     for (size_t off = 0; off < n; off += CHUNK) {

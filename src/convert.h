@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include "cv_status.h"
 #include "cv_types.h"
+#include "gguf.h"
 
 /* Metadata keys written by cv_convert (the model loader reads exactly these). */
 #define CV_KEY_ARCH          "general.architecture"        /* string "cogvideo" */
@@ -71,6 +72,12 @@ int cv_convert_parse_type(const char *s);
 /* Every key of pipeline_config.h is written too (cogvideo.pipeline.*, and
  * with clusters_npy cogvideo.cluster_labels and cogvideo.n_clusters). */
 cv_status cv_convert(const char *sat_dir, const char *out_path, const cv_convert_opts *opts, cv_error *err);
+
+/* Writes nbytes of a read-only file mapping (a checkpoint's storage) to w
+ * as tensor data, in 64 MiB steps, each dropped from the page cache after
+ * it is written, so the resident input stays small (convert and
+ * convert-vqvae share it). */
+cv_status cv_convert_copy_mapped(cv_gguf_writer *w, const void *data, size_t nbytes, cv_error *err);
 
 /* ggml's quantize_row_q8_0_ref: n a multiple of 32, n/32 blocks out. */
 void cv_quantize_q8_0_row(const float *x, cv_block_q8_0 *out, size_t n);

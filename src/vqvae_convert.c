@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "convert.h"
 #include "gguf.h"
-#include "mapfile.h"
 #include "ptload.h"
 #include "vqvae.h"
 
@@ -184,19 +184,6 @@ static cv_status write_meta(cv_gguf_writer *w, const cv_vqvae_hparams *hp, const
     return cv_gguf_writer_set_array(w, CV_VQ_KEY_STD, CV_GGUF_FLOAT32, hp->std, (size_t)hp->out_channels, err);
 }
 
-static cv_status copy_data(cv_gguf_writer *w, const cv_pt_tensor *t, cv_error *err)
-{
-    const size_t step = (size_t)64 << 20;
-    for (size_t off = 0; off < t->nbytes; off += step) {
-        const size_t len = t->nbytes - off < step ? t->nbytes - off : step;
-        cv_status s = cv_gguf_writer_write_data(w, (const char *)t->data + off, len, err);
-        cv_map_drop((const char *)t->data + off, len);
-        if (s)
-            return s;
-    }
-    return CV_OK;
-}
-
 /* The written tensors, in order: codebook, decoder (spec order), the rest. */
 static cv_status write_all(cv_gguf_writer *w, const cv_pt *pt, const char *prefix, const cv_vqvae_tensor_spec *sp,
                            size_t n, cv_error *err)
@@ -219,7 +206,7 @@ static cv_status write_all(cv_gguf_writer *w, const cv_pt *pt, const char *prefi
     if (!s)
         s = cv_gguf_writer_begin(w, err);
     for (size_t i = 0; i < k && !s; i++)
-        s = copy_data(w, list[i], err);
+        s = cv_convert_copy_mapped(w, list[i]->data, list[i]->nbytes, err);
     free(list);
     return s ? s : cv_gguf_writer_finish(w, err);
 }
