@@ -60,6 +60,23 @@ void cv_image_resize_nearest(const uint8_t *src, int h, int w, uint8_t *dst, int
     }
 }
 
+uint8_t *cv_image_frames_to_u8(const float *img, size_t n, int h, int w, int oh, int ow, cv_pixel_mode mode)
+{
+    uint8_t *one = malloc((size_t)h * w * 3), *all = malloc(n * (size_t)oh * ow * 3);
+    if (!one || !all) {
+        free(one), free(all);
+        return NULL;
+    }
+    for (size_t f = 0; f < n; f++) {
+        /* save_image's min-max is per frame; nearest upscaling does not change min and max, so
+         * converting first and upscaling the bytes is the pipeline's interpolate-then-save */
+        cv_image_to_u8(img + f * 3 * (size_t)h * w, 3, h, w, mode, one);
+        cv_image_resize_nearest(one, h, w, all + f * (size_t)oh * ow * 3, oh, ow);
+    }
+    free(one);
+    return all;
+}
+
 cv_status cv_contact_sheet(const uint8_t *frames, int n, int w, int h, int cols, uint8_t **out, int *ow, int *oh,
                            cv_error *err)
 {

@@ -39,6 +39,11 @@ cv_status cv_png_write(const char *path, const uint8_t *rgb, int w, int h, cv_er
 /* Reads an 8-bit RGB PNG (tests); *rgb is malloc'ed. */
 cv_status cv_png_read(const char *path, uint8_t **rgb, int *w, int *h, cv_error *err);
 
+/* n RGB float frames (NCHW, 3 x h x w each) -> n 8-bit frames of oh x ow
+ * x 3 (cv_image_to_u8 per frame, then cv_image_resize_nearest), malloc'ed;
+ * NULL when out of memory. */
+uint8_t *cv_image_frames_to_u8(const float *img, size_t n, int h, int w, int oh, int ow, cv_pixel_mode mode);
+
 /* n frames side by side in rows of `cols` (0: ceil(sqrt(n))), separated and
  * framed by a 2-pixel black border (torchvision make_grid's padding); *out
  * is malloc'ed, *ow x *oh pixels. */

@@ -149,24 +149,6 @@ static void rollback(written_t *w, int keep)
     free(w->paths);
 }
 
-/* The 8-bit frames (n x oh x ow x 3) from the float images. */
-static uint8_t *to_frames(const float *img, size_t n, int h, int w, int oh, int ow, cv_pixel_mode mode)
-{
-    uint8_t *one = malloc((size_t)h * w * 3), *all = malloc(n * (size_t)oh * ow * 3);
-    if (!one || !all) {
-        free(one), free(all);
-        return NULL;
-    }
-    for (size_t f = 0; f < n; f++) {
-        /* save_image's min-max is per frame; nearest upscaling does not change min and max, so
-         * converting first and upscaling the bytes is the pipeline's interpolate-then-save */
-        cv_image_to_u8(img + f * 3 * (size_t)h * w, 3, h, w, mode, one);
-        cv_image_resize_nearest(one, h, w, all + f * (size_t)oh * ow * 3, oh, ow);
-    }
-    free(one);
-    return all;
-}
-
 static cv_status write_images(const args_t *a, const uint8_t *fr, size_t n, int oh, int ow, int rank, written_t *wr,
                               cv_error *err)
 {
@@ -231,7 +213,7 @@ static cv_status run(const args_t *a, cv_error *err)
         cv_error e2 = *err; /* an id outside the codebook: name the file it came from */
         cv_error_set(err, s, "%s: %s", a->ids, e2.msg);
     }
-    if (!s && !(frames = to_frames(img, n, h, w, oh, ow, a->pixel)))
+    if (!s && !(frames = cv_image_frames_to_u8(img, n, h, w, oh, ow, a->pixel)))
         s = cv_error_set(err, CV_ERR_NOMEM, "out of memory (%zu frames of %dx%d)", n, ow, oh);
     const int64_t fshape[4] = {(int64_t)n, 3, h, w};
     if (!s && a->raw)

@@ -155,25 +155,15 @@ static uint8_t *decode_frames(const gen_images *im, const int64_t *tokens, int n
     const int h = cv_vqvae_out_h(im->vq), w = cv_vqvae_out_w(im->vq);
     *oh = im->size ? im->size : h;
     *ow = im->size ? (int)((int64_t)im->size * w / h) : w;
-    const size_t fsz = (size_t)3 * h * w;
-    float *img = malloc((size_t)n * fsz * sizeof *img);
-    uint8_t *one = malloc(fsz), *all = malloc((size_t)n * (size_t)*oh * (size_t)*ow * 3);
+    float *img = malloc((size_t)n * 3 * (size_t)h * (size_t)w * sizeof *img);
     const cv_vqvae_opts o = {.nthreads = im->nthreads};
-    *s = img && one && all ? CV_OK : cv_error_set(err, CV_ERR_NOMEM, "out of memory (%d frames)", n);
-    if (!*s)
-        *s = cv_vqvae_decode(im->vq, tokens, (size_t)n, img, NULL, &o, err);
-    for (int f = 0; f < n && !*s; f++) {
-        /* the pipeline's save_image(normalize=True): per-frame min-max; nearest
-         * upscaling keeps min and max, so bytes are upscaled after */
-        cv_image_to_u8(img + (size_t)f * fsz, 3, h, w, CV_PIXEL_NORMALIZE, one);
-        cv_image_resize_nearest(one, h, w, all + (size_t)f * (size_t)*oh * (size_t)*ow * 3, *oh, *ow);
-    }
+    uint8_t *all = NULL;
+    *s = img ? cv_vqvae_decode(im->vq, tokens, (size_t)n, img, NULL, &o, err)
+             : cv_error_set(err, CV_ERR_NOMEM, "out of memory (%d frames)", n);
+    /* the pipeline's save_image(normalize=True): per-frame min-max */
+    if (!*s && !(all = cv_image_frames_to_u8(img, (size_t)n, h, w, *oh, *ow, CV_PIXEL_NORMALIZE)))
+        *s = cv_error_set(err, CV_ERR_NOMEM, "out of memory (%d frames)", n);
     free(img);
-    free(one);
-    if (*s) {
-        free(all);
-        return NULL;
-    }
     return all;
 }
 
