@@ -235,6 +235,7 @@ typedef struct {
     int round;
     uint32_t sample0;
     int jobs_per_sample, jobs, rows, steps;
+    int per;              /* jobs per pass (max_jobs, or all of them) */
     int job0, chunk_jobs; /* the pass in progress: jobs [job0, job0 + chunk_jobs) */
     cv_status status; /* a sampler error, reported instead of fill's "bad token" */
     cv_error serr;    /* its message (fill writes its own into the caller's err) */
@@ -259,8 +260,7 @@ static void report(const pick_ctx *c, const cv_fill_step *s)
     }
     if (s->job == c->chunk_jobs - 1 && c->o->progress) {
         /* several passes count as one phase of passes x steps */
-        const int per = c->o->max_jobs > 0 && c->o->max_jobs < c->jobs ? c->o->max_jobs : c->jobs;
-        const int pass = c->job0 / per, passes = (c->jobs + per - 1) / per;
+        const int pass = c->job0 / c->per, passes = (c->jobs + c->per - 1) / c->per;
         const cv_pipeline_progress p = {c->phase, c->round, pass * c->steps + s->step + 1, passes * c->steps,
                                         cv_model_hparams(c->st->model)->frame_len, c->rows, c->chunk_jobs};
         c->o->progress(c->o->ctx, &p);
@@ -357,7 +357,7 @@ static cv_status run_fill(const cv_pipeline_stage *st, job_set *js, cv_fill_mode
                              .compat_guider_bug = o->compat_guider_bug, .nthreads = o->nthreads,
                              .batch_invariant = true};
     int64_t *seq0 = malloc((size_t)js->jobs[0].len * sizeof *seq0);
-    pick_ctx c = {st, o, NULL, phase, round, sample0, jobs_per_sample, js->n, 0, 0, 0, 0, CV_OK, {{0}}};
+    pick_ctx c = {st, o, NULL, phase, round, sample0, jobs_per_sample, js->n, 0, 0, 0, 0, 0, CV_OK, {{0}}};
     cv_fill_info info;
     cv_status s = seq0 ? CV_OK : cv_error_set(err, CV_ERR_NOMEM, "out of memory");
     if (!s)
@@ -369,9 +369,9 @@ static cv_status run_fill(const cv_pipeline_stage *st, job_set *js, cv_fill_mode
         s = cv_sampler_new(st->clusters, &c.smp, err);
     }
     /* passes of at most max_jobs jobs, in job order */
-    const int per = o->max_jobs > 0 && o->max_jobs < js->n ? o->max_jobs : js->n;
-    for (c.job0 = 0; !s && c.job0 < js->n; c.job0 += per) {
-        c.chunk_jobs = js->n - c.job0 < per ? js->n - c.job0 : per;
+    c.per = o->max_jobs > 0 && o->max_jobs < js->n ? o->max_jobs : js->n;
+    for (c.job0 = 0; !s && c.job0 < js->n; c.job0 += c.per) {
+        c.chunk_jobs = js->n - c.job0 < c.per ? js->n - c.job0 : c.per;
         c.rows = c.chunk_jobs * (guided ? 2 : 1);
         s = cv_fill_batch(st->model, js->jobs + c.job0, c.chunk_jobs, &fo, pick, &c, err);
         if (c.status) {
