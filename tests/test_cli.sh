@@ -2,41 +2,8 @@
 # test_cli.sh — the command-line contract of DESIGN.md §5 for what exists so
 # far: help, version, exit codes, one-line errors, `info --cpu`, COGVIDEO_ISA.
 set -u
-CV="${CV_EXEC:+$CV_EXEC }${top_builddir:-.}/cogvideo"
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/cv_cli.XXXXXX") || exit 99
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-n=0
-
-# expect CODE DESCRIPTION -- command...   (stdout -> $tmp/out, stderr -> $tmp/err)
-expect() {
-  want=$1; what=$2; shift 3
-  n=$((n + 1))
-  "$@" >"$tmp/out" 2>"$tmp/err"
-  got=$?
-  if [ "$got" -ne "$want" ]; then
-    echo "FAIL: $what: exit $got (expected $want)"; sed 's/^/  stderr: /' "$tmp/err"
-    fails=$((fails + 1)); return 1
-  fi
-  echo "ok: $what"
-}
-
-# stderr must be exactly one line starting with "cogvideo: " and containing $1
-one_line_error() {
-  n=$((n + 1))
-  lines=$(wc -l <"$tmp/err")
-  if [ "$lines" -ne 1 ] || ! grep -q "^cogvideo: .*$1" "$tmp/err"; then
-    echo "FAIL: expected one error line mentioning '$1', got:"; sed 's/^/  stderr: /' "$tmp/err"
-    fails=$((fails + 1)); return 1
-  fi
-}
-
-contains() { # FILE TEXT
-  n=$((n + 1))
-  if ! grep -q -- "$2" "$1"; then
-    echo "FAIL: $(basename "$1") lacks '$2':"; sed 's/^/  | /' "$1"; fails=$((fails + 1)); return 1
-  fi
-}
+NAME=cli
+. "${top_srcdir:-.}/tests/cli_lib.sh"
 
 expect 0 "--help" -- $CV --help && contains "$tmp/out" "usage: cogvideo COMMAND"
 expect 0 "--version" -- $CV --version && contains "$tmp/out" "^cogvideo [0-9]"

@@ -4,48 +4,9 @@
 # --threads, usage errors (exit 2) and runtime errors (exit 1) as one line,
 # and no output file left behind by a failure.
 set -u
-CV="${CV_EXEC:+$CV_EXEC }${top_builddir:-.}/cogvideo"
+NAME=clusters
+. "${top_srcdir:-.}/tests/cli_lib.sh"
 FIX="${CV_EXEC:+$CV_EXEC }${top_builddir:-.}/tests/clusters_fixture"
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/cv_clusters.XXXXXX") || exit 99
-trap 'chmod -R u+w "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
-fails=0
-n=0
-
-# expect CODE DESCRIPTION -- command...   (stdout -> $tmp/out, stderr -> $tmp/err)
-expect() {
-  want=$1; what=$2; shift 3
-  n=$((n + 1))
-  "$@" >"$tmp/out" 2>"$tmp/err"
-  got=$?
-  if [ "$got" -ne "$want" ]; then
-    echo "FAIL: $what: exit $got (expected $want)"; sed 's/^/  stderr: /' "$tmp/err"
-    fails=$((fails + 1)); return 1
-  fi
-  echo "ok: $what"
-}
-
-one_line_error() {
-  n=$((n + 1))
-  lines=$(wc -l <"$tmp/err")
-  if [ "$lines" -ne 1 ] || ! grep -q -- "^cogvideo: .*$1" "$tmp/err"; then
-    echo "FAIL: expected one error line mentioning '$1', got:"; sed 's/^/  stderr: /' "$tmp/err"
-    fails=$((fails + 1)); return 1
-  fi
-}
-
-contains() { # FILE TEXT
-  n=$((n + 1))
-  if ! grep -q -- "$2" "$1"; then
-    echo "FAIL: $(basename "$1") lacks '$2':"; sed 's/^/  | /' "$1"; fails=$((fails + 1)); return 1
-  fi
-}
-
-check() { # DESCRIPTION -- command...: exit 0 expected, output ignored
-  what=$1; shift 2
-  n=$((n + 1))
-  if "$@" >"$tmp/chk" 2>&1; then echo "ok: $what"; else
-    echo "FAIL: $what"; sed 's/^/  | /' "$tmp/chk"; fails=$((fails + 1)); fi
-}
 
 absent() { # FILE: a failed run left nothing under that name
   n=$((n + 1))

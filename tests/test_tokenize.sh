@@ -5,33 +5,10 @@
 # the GGUF that convert-tokenizer writes, in both output formats; help,
 # usage errors and one-line errors on bad input.
 set -u
-CV="${CV_EXEC:+$CV_EXEC }${top_builddir:-.}/cogvideo"
+NAME=tok
+. "${top_srcdir:-.}/tests/cli_lib.sh"
 CHECK="${CV_EXEC:+$CV_EXEC }${top_builddir:-.}/tests/tok_check"
 TD="${CV_TESTDATA:-${srcdir:-.}/testdata}/tokenizer"
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/cv_tok.XXXXXX") || exit 99
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-n=0
-
-expect() { # CODE DESCRIPTION -- command...   (stdout -> $tmp/out, stderr -> $tmp/err)
-  want=$1; what=$2; shift 3
-  n=$((n + 1))
-  "$@" >"$tmp/out" 2>"$tmp/err"
-  got=$?
-  if [ "$got" -ne "$want" ]; then
-    echo "FAIL: $what: exit $got (expected $want)"; sed 's/^/  stderr: /' "$tmp/err"
-    fails=$((fails + 1)); return 1
-  fi
-  echo "ok: $what"
-}
-
-one_line_error() {
-  n=$((n + 1))
-  if [ "$(wc -l <"$tmp/err")" -ne 1 ] || ! grep -q "^cogvideo: .*$1" "$tmp/err"; then
-    echo "FAIL: expected one error line mentioning '$1', got:"; sed 's/^/  stderr: /' "$tmp/err"
-    fails=$((fails + 1)); return 1
-  fi
-}
 
 same() { # FILE1 FILE2 DESCRIPTION
   n=$((n + 1))
