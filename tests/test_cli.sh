@@ -17,6 +17,9 @@ expect 2 "generate --rounds 9" -- $CV generate -p x --rounds 9 && one_line_error
 expect 2 "generate --threads 0" -- $CV generate -p x --threads 0 && one_line_error "--threads"
 expect 2 "generate --guidance nan" -- $CV generate -p x --guidance nan && one_line_error "--guidance"
 expect 2 "generate -p and --prompt-file" -- $CV generate -p x --prompt-file y && one_line_error "either -p"
+expect 2 "generate --max-jobs 0" -- $CV generate -p x --max-jobs 0 && one_line_error "--max-jobs"
+expect 2 "generate --size 0" -- $CV generate -p x --size 0 && one_line_error "--size"
+expect 1 "generate --prompt-file missing" -- $CV generate --prompt-file "$tmp/none.txt" && one_line_error "none.txt"
 if [ ! -d models/cogvideo-tiny ]; then
   expect 1 "generate without the default model" -- $CV generate -p x -o "$tmp/gen" &&
     one_line_error "default model is not in this build yet"

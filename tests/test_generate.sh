@@ -148,6 +148,8 @@ expect_error 2 "--stage" "--stage 3" -- $CV generate -m "$M" -p "$P" --stage 3 -
 expect_error 2 "needs --tokens" "--stage 2 without --tokens" -- $CV generate -m "$M" -p "$P" --stage 2 -o "$R/bad"
 expect_error 2 "shape of rank 2 does not fit" "--tokens of the wrong shape" -- \
   $CV generate -m "$M" -p "$P" --stage 2 --tokens "$T/vqvae-tiny/ids_3x5.npy" -o "$R/bad"
+expect_error 2 "expected a vector of 20000" "--clusters of the wrong shape" -- \
+  $CV generate -m "$M" -p "$P" --clusters "$T/vqvae-tiny/ids_3x5.npy" -o "$R/bad"
 expect_error 1 "no such model directory" "missing model directory" -- $CV generate -m "$tmp/nope" -p "$P" -o "$R/bad"
 mkdir "$tmp/B"
 cp "$M/stage1.gguf" "$M/vqvae.gguf" "$M/tokenizer.gguf" "$tmp/B/"
