@@ -1,0 +1,180 @@
+#!/usr/bin/python3
+"""train_stage.py — train cogvideo-tiny's stage-1 or stage-2 transformer.
+
+  train_stage.py --stage 1|2 --data TOKENS.npz --out SAT_DIR [--steps N]
+                 [--layers L --hidden H --heads A --batch B --lr LR --seed S --threads T]
+
+TOKENS.npz comes from prepare.py.  The objectives are the original's
+(CogVideo paper §3; the sequences are exactly those `cogvideo generate`
+builds, golden/README.md "Pipeline sequence layout"):
+  stage 1  a) CogView2 mode: enc(caption + " 高清摄影") + BOI + frame(t=0),
+              enforce_no_swin;
+           b) keyframes: enc("4.0秒") + <n> + enc(caption) + BOI + the frames
+              at t = 0, 4, 8, 12, 16 s (frame 0 is given at inference; its loss
+              is kept, it costs nothing and helps the image statistics);
+  stage 2  one interpolation job of a random round r: parents at spacing
+           4/2^r s (model-frames 0..2, time slots 0, 2, 4), the two frames
+           between them (slots 1, 3) are the targets; the text's duration is
+           the new spacing, 2.0 / 1.0 / 0.5 s.
+The forward is cogvideo_torch.forward_teacher: at every position it equals
+what the cached inference computes, so the loss trains exactly the
+conditionals the sampler draws from.  Deterministic for a seed and thread
+count.  Writes SAT_DIR (model_config.json, latest, 1/mp_rank_00_model_states.pt).
+"""
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import cogvideo_torch  # noqa: E402
+
+FRAME = 64            # tokens per frame (8 x 8)
+KEY_STEP = 8          # 4 s in units of 0.5 s (the clip's frame spacing)
+
+
+class Batches:
+    """Draws training sequences from TOKENS.npz with a seeded numpy RNG."""
+
+    def __init__(self, path, rng):
+        d = np.load(path, allow_pickle=False)
+        self.frames = d['frames'].astype(np.int64)
+        self.boi = int(d['boi'])
+        self.phrasings = json.loads(str(d['phrasings']))
+        self.text = {p: d['text_' + p] for p in self.phrasings}
+        self.first = {p: d['text_first_' + p] for p in self.phrasings}
+        self.dur = {k[4:]: d[k].astype(np.int64) for k in d.files if k.startswith('dur_')}
+        self.rng = rng
+
+    def _caption(self, table, i):
+        p = self.phrasings[self.rng.integers(len(self.phrasings))]
+        row = table[p][i]
+        return row[row >= 0].astype(np.int64)
+
+    def _pack(self, rows, tls):
+        L = max(len(r) for r in rows)
+        seq = torch.full((len(rows), L), -1, dtype=torch.long)
+        for b, r in enumerate(rows):
+            seq[b, :len(r)] = torch.from_numpy(r)
+        return seq, torch.tensor(tls, dtype=torch.long)
+
+    def first_frame(self, B):
+        rows, tls = [], []
+        for _ in range(B):
+            i = self.rng.integers(len(self.frames))
+            text = self._caption(self.first, i)
+            rows.append(np.concatenate([text, [self.boi], self.frames[i, 0]]))
+            tls.append(len(text))
+        return self._pack(rows, tls)
+
+    def keyframes(self, B):
+        rows, tls = [], []
+        for _ in range(B):
+            i = self.rng.integers(len(self.frames))
+            text = np.concatenate([self.dur['4.0'], self._caption(self.text, i)])
+            fr = [self.frames[i, k * KEY_STEP] for k in range(5)]
+            rows.append(np.concatenate([text, [self.boi]] + fr))
+            tls.append(len(text))
+        return self._pack(rows, tls)
+
+    def interpolation(self, B):
+        rows, tls = [], []
+        for _ in range(B):
+            i = self.rng.integers(len(self.frames))
+            r = self.rng.integers(3)                   # round 0, 1, 2
+            sp = KEY_STEP >> r                         # parent spacing, 0.5-s units
+            a = 2 * sp * self.rng.integers(2 << r)     # triple j of 2, 4, 8: (F[2j], F[2j+1], F[2j+2])
+            t = [a, a + sp, a + 2 * sp, a + sp // 2, a + 3 * sp // 2]
+            text = np.concatenate([self.dur[str(sp / 4.0)], self._caption(self.text, i)])
+            rows.append(np.concatenate([text, [self.boi]] + [self.frames[i, k] for k in t]))
+            tls.append(len(text))
+        return self._pack(rows, tls)
+
+
+def loss_of(model, seq, tl, mode, first_frame, n_frames):
+    """Mean cross-entropy of the frame tokens seq[p + 1] predicted at model
+    positions p = tl + 64 f + j, for model-frames f >= first_frame."""
+    logits = model.forward_teacher(seq, tl, mode)
+    B = seq.shape[0]
+    j = torch.arange(FRAME * (n_frames - first_frame))
+    pos = tl[:, None] + FRAME * first_frame + j[None, :]           # [B, T]
+    lg = logits[torch.arange(B)[:, None], pos]                     # [B, T, V]
+    tgt = seq[torch.arange(B)[:, None], pos + 1]
+    return torch.nn.functional.cross_entropy(lg.reshape(-1, lg.shape[-1]), tgt.reshape(-1))
+
+
+def config(a, vocab):
+    stage2 = a.stage == 2
+    return {
+        'num_layers': a.layers, 'hidden_size': a.hidden, 'num_attention_heads': a.heads,
+        'vocab_size': vocab, 'max_sequence_length': 96, 'additional_seqlen': 256,
+        'layout': [32, 96, 352], 'cogvideo_stage': a.stage, 'window_size': 4 if stage2 else -1,
+        'image_tokens': 512, 'frame_grid': [8, 8], 'frame_pos_offset': 32, 'extra_pos_offset': 96,
+        'attention_plus': 'swin' if stage2 else 'full',
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--stage', type=int, choices=(1, 2), required=True)
+    ap.add_argument('--data', required=True)
+    ap.add_argument('--out', required=True)
+    ap.add_argument('--steps', type=int, default=3000)
+    ap.add_argument('--layers', type=int, default=4)
+    ap.add_argument('--hidden', type=int, default=256)
+    ap.add_argument('--heads', type=int, default=8)
+    ap.add_argument('--batch', type=int, default=16)
+    ap.add_argument('--lr', type=float, default=1e-3)
+    ap.add_argument('--warmup', type=int, default=100)
+    ap.add_argument('--seed', type=int, default=1)
+    ap.add_argument('--threads', type=int, default=1)
+    a = ap.parse_args()
+
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    data = Batches(a.data, np.random.default_rng(a.seed))
+    vocab = data.boi + 10                                          # TINY.md: 512 + P + 10
+    cfg = config(a, vocab)
+    model = cogvideo_torch.CogVideoTorch(cfg)
+    n_par = sum(p.numel() for p in model.parameters())
+    print('stage %d: %d layers, hidden %d, %d heads, vocab %d: %.2f M parameters'
+          % (a.stage, a.layers, a.hidden, a.heads, vocab, n_par / 1e6), file=sys.stderr)
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    other = [p for n, p in model.named_parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{'params': decay, 'weight_decay': 0.01}, {'params': other, 'weight_decay': 0.0}],
+                            lr=a.lr, betas=(0.9, 0.95))
+    t0, avg = time.time(), None
+    for step in range(a.steps):
+        lr = a.lr * min(1.0, (step + 1) / a.warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / a.steps)))
+        for g in opt.param_groups:
+            g['lr'] = lr
+        if a.stage == 1:
+            seq, tl = data.keyframes(a.batch)
+            loss = loss_of(model, seq, tl, 's1-video', 0, 5)
+            seq, tl = data.first_frame(a.batch)
+            loss = loss + loss_of(model, seq, tl, 's1-first', 0, 1)
+        else:
+            seq, tl = data.interpolation(a.batch)
+            loss = loss_of(model, seq, tl, 's2-interp', 3, 5)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        avg = loss.item() if avg is None else 0.98 * avg + 0.02 * loss.item()
+        if step % 50 == 0 or step == a.steps - 1:
+            el = time.time() - t0
+            eta = el / (step + 1) * (a.steps - step - 1)
+            print('stage %d step %d/%d loss %.4f lr %.2e  %.0f s, ETA %.0f s'
+                  % (a.stage, step, a.steps, avg, lr, el, eta), file=sys.stderr, flush=True)
+    cogvideo_torch.save_sat(model, cfg, a.out)
+    print('stage %d: saved %s after %.0f s, loss %.4f' % (a.stage, a.out, time.time() - t0, avg), file=sys.stderr)
+
+
+if __name__ == '__main__':
+    main()
