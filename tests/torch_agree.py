@@ -10,7 +10,8 @@
       log_text_attention_weights (0 and 1.4) and two text lengths: a random
       teacher sequence DIR/<case>/{seq,teacher,steps}.npy and
       cogvideo_torch's forward_teacher logits and final hidden at every step
-      (the two text lengths in one padded batch).  DIR/cases lists
+      (the two text lengths in one padded batch; its block-sparse path
+      checked against the dense-mask path).  DIR/cases lists
       "case mode stage w".
   torch_agree.py compare DIR
       compares DIR/<case>/run/step_logits.npy, step_hidden.npy and
@@ -66,6 +67,14 @@ def make(d):
             with torch.no_grad():
                 out = models[stage].forward_teacher(torch.from_numpy(batch), list(TEXT_LENS), mode, log_w=w,
                                                     output="all")
+                dense = models[stage].forward_teacher(torch.from_numpy(batch), list(TEXT_LENS), mode, log_w=w,
+                                                      output="all", fast=False)
+            # the block-sparse path (used below) = the dense-mask path
+            for i, s in enumerate(seqs):
+                dd = float((out["logits"][i, :len(s) - 1] - dense["logits"][i, :len(s) - 1]).abs().max())
+                print("torch fast vs dense %s w=%g tl=%d: logits max|diff| %.2e" % (mode, w, TEXT_LENS[i], dd))
+                if not dd <= TOL:
+                    sys.exit("FAIL: forward_teacher fast and dense paths differ")
             for i, (s, tl) in enumerate(zip(seqs, TEXT_LENS)):
                 case = "%s_w%g_tl%d" % (mode, w, tl)
                 cd = os.path.join(d, case)

@@ -389,26 +389,39 @@ class CogVideoTorch(nn.Module):
         prefix = n if prefix is None else [int(x) for x in prefix]
         dev = ids.device
         h = self._embed(ids, pos)
-        use_plus = not enforce_no_swin
         a_loc, a_p0, a_p1, frameq = self._masks(text_len, n, prefix, L, log_w, dev)
-        frameq = frameq.unsqueeze(-1)
+        hs = self._layers(h, lambda li, qkv: self._attend(qkv, a_loc),
+                          lambda li, qkv: self._attend(qkv, a_p1 if li % 2 == 1 else a_p0),
+                          frameq.unsqueeze(-1), not enforce_no_swin, output in ("layers", "all"))
+        return self._outputs(hs, output)
+
+    def _layers(self, h, attn_local, attn_plus, frameq, use_plus, keep):
+        """The layer stack; attn_local(l, qkv) / attn_plus(l, qkv) give the
+        context of each channel; frameq [B,L,1] = rows that mix the channels.
+        Returns every layer's output (keep) or just the last, then the final
+        LayerNorm output."""
         plus = self.mixins["attention_plus"]
         layers = []
         for li, lay in enumerate(self.transformer.layers):
             a = lay.input_layernorm(h)
-            o = lay.attention.dense(self._attend(lay.attention.query_key_value(a), a_loc))
+            o = lay.attention.dense(attn_local(li, lay.attention.query_key_value(a)))
             if use_plus:
-                ctx = self._attend(plus.query_key_value[li](a), a_p1 if li % 2 == 1 else a_p0)
-                op = plus.dense[li](ctx)
+                op = plus.dense[li](attn_plus(li, plus.query_key_value[li](a)))
                 g = torch.sigmoid(plus.attn_distribution[li])
                 o = torch.where(frameq, o * g + op * (1.0 - g), o)
             h = h + lay.third_layernorm(self._drop(o))
             m = lay.post_attention_layernorm(h)
             f = lay.mlp.dense_4h_to_h(_gelu(lay.mlp.dense_h_to_4h(m)))
             h = h + lay.fourth_layernorm(self._drop(f))
-            if output in ("layers", "all"):
+            if keep:
                 layers.append(h)
-        hf = self.transformer.final_layernorm(h)
+        return layers, self.transformer.final_layernorm(h)
+
+    def _outputs(self, hs, output, gather=None):
+        layers, hf = hs
+        if gather is not None:
+            layers = [gather(x) for x in layers]
+            hf = gather(hf)
         if output == "hidden":
             return hf
         if output == "layers":
@@ -479,7 +492,7 @@ class CogVideoTorch(nn.Module):
         dev = seq.device
         return torch.from_numpy(ids).to(dev), torch.from_numpy(pos).to(dev), ns, prefixes
 
-    def forward_teacher(self, seq, text_len, mode, log_w=0.0, output="logits"):
+    def forward_teacher(self, seq, text_len, mode, log_w=0.0, output="logits", fast=True):
         """Teacher-forced forward.  seq [B, Lmax] int64: each row text(tl_b) +
         [BOI] + frames (row-major), padded with -1 at the end; text_len [B].
         mode: 's1-first' (one frame, enforce_no_swin), 's1-video' (frame 0
@@ -488,10 +501,112 @@ class CogVideoTorch(nn.Module):
         logits[b, p] predict seq[b, p+1] exactly as the cached inference
         computes them (for p at or after the given prefix; positions of the
         given prefix get what its non-incremental call computes there).
-        output as in forward_ids."""
+        output as in forward_ids.  fast (default): the block-sparse path
+        (_teacher_aligned); fast=False: forward_ids with dense [L, L] masks.
+        Both give the same values (up to float rounding); rows after a
+        row's end hold unspecified (finite) values."""
         ids, pos, n, prefix = self.teacher_inputs(seq, text_len, mode)
+        if fast:
+            out = self._teacher_aligned(ids, pos, text_len, n, prefix, mode, log_w, output)
+            if out is not None:
+                return out
         return self.forward_ids(ids, pos, text_len, log_w=log_w, n=n, prefix=prefix,
                                 enforce_no_swin=(mode == "s1-first"), output=output)
+
+    def _teacher_aligned(self, ids, pos, text_len, n, prefix, mode, log_w, output):
+        """forward_teacher's fast path (same results as forward_ids with the
+        dense masks): the rows are re-laid so that every text is padded to
+        the batch's longest (T) and all frames start at T; then the base
+        channel is computed per model-frame block (text keys + its own
+        frame) instead of over the whole sequence, and the plus channel with
+        one [La, La] mask shared by the batch.  None if the rows have
+        different numbers of frames."""
+        c = self.cfg
+        fh, fw = c["frame_grid"]
+        fl = fh * fw
+        B, L = ids.shape
+        tl = [int(t) for t in torch.as_tensor(text_len).reshape(-1).tolist()]
+        nfs = {(m - t) // fl for m, t in zip(n, tl)}
+        gvs = {(pf - t) // fl for pf, t in zip(prefix, tl)}
+        if len(nfs) != 1 or len(gvs) != 1:
+            return None
+        nF, given = nfs.pop(), gvs.pop()
+        T = max(tl)
+        La = T + nF * fl
+        dev = ids.device
+        nh = c["num_attention_heads"]
+        H = c["hidden_size"]
+        dh = H // nh
+        ninf = float("-inf")
+        w = float(log_w)
+        a = torch.arange(La, device=dev).unsqueeze(0)
+        tlt = torch.tensor(tl, device=dev).unsqueeze(1)
+        valid = (a >= T) | (a < tlt)                        # [B, La]
+        src = torch.where(a < T, a, a - T + tlt).clamp(max=L - 1)
+        ids_a = torch.where(valid, ids.gather(1, src), torch.full_like(src, -1))
+        pos_a = torch.where(valid, pos.gather(1, src), torch.zeros_like(src))
+        h = self._embed(ids_a, pos_a)
+
+        # base channel: text keys (+w; -inf on the padding), own frame
+        tkey = valid[:, :T]                                 # [B, T]
+        add_t = torch.full((B, T), ninf, device=dev).masked_fill(tkey, w)
+        add_tt = add_t[:, None, None, :]                    # [B,1,1,T]
+        add_ft = add_t[:, None, None, None, :]              # [B,1,1,1,T]
+        ff = torch.ones(fl, fl, dtype=torch.bool, device=dev).tril()
+        ff = ff.expand(nF, fl, fl).clone()
+        if c["cogvideo_stage"] == 2:
+            ff[:given] = True                               # stage-2 NAR: whole frame
+        add_ff = torch.zeros(nF, fl, fl, device=dev).masked_fill(~ff, ninf)
+
+        def heads(x):
+            return x.reshape(B, La, nh, dh).transpose(1, 2)
+
+        def attn_local(li, qkv):
+            q, k, v = (heads(x) for x in qkv.split(H, dim=-1))
+            q = q / math.sqrt(dh)
+            qt, qf = q[:, :, :T], q[:, :, T:]
+            kt, kf = k[:, :, :T], k[:, :, T:]
+            vt, vf = v[:, :, :T], v[:, :, T:]
+            pt = torch.softmax(torch.matmul(qt, kt.transpose(-1, -2)) + add_tt, dim=-1)
+            if self.training and c["attention_dropout"] > 0:
+                pt = F.dropout(pt, c["attention_dropout"])
+            ct_ = torch.matmul(pt, vt)
+            s1 = torch.matmul(qf, kt.transpose(-1, -2)).reshape(B, nh, nF, fl, T) + add_ft
+            kf5 = kf.reshape(B, nh, nF, fl, dh)
+            vf5 = vf.reshape(B, nh, nF, fl, dh)
+            s2 = torch.matmul(qf.reshape(B, nh, nF, fl, dh), kf5.transpose(-1, -2)) + add_ff
+            pf = torch.softmax(torch.cat([s1, s2], dim=-1), dim=-1)
+            if self.training and c["attention_dropout"] > 0:
+                pf = F.dropout(pf, c["attention_dropout"])
+            cf = torch.matmul(pf[..., :T].reshape(B, nh, nF * fl, T), vt) + \
+                torch.matmul(pf[..., T:], vf5).reshape(B, nh, nF * fl, dh)
+            return torch.cat([ct_, cf], dim=2).transpose(1, 2).reshape(B, La, H)
+
+        use_plus = mode != "s1-first"
+        adds = {}
+        if use_plus:
+            pl = _plan(c["cogvideo_stage"], c["attention_plus"], fh, fw, c["window_size"],
+                       c["swin_shift"], T, La, T + given * fl, La)
+            for par in (0, 1):
+                m = torch.from_numpy(pl["plus%d" % par]).to(dev)
+                ad = torch.from_numpy(pl["pbias"]).to(dev).to(torch.float32) * w
+                ad = ad.masked_fill(~m, ninf)
+                ad[:T] = ninf                               # text queries: unused,
+                ad[:T, 0] = 0.0                             # one valid key (no NaN)
+                adds[par] = ad.unsqueeze(0).masked_fill(~valid.unsqueeze(1), ninf)
+
+        def attn_plus(li, qkv):
+            return self._attend(qkv, adds[li % 2])
+
+        frameq = (a >= T).expand(B, La).unsqueeze(-1)
+        hs = self._layers(h, attn_local, attn_plus, frameq, use_plus, output in ("layers", "all"))
+        # back to the caller's layout: p < tl -> p, else p - tl + T
+        p = torch.arange(L, device=dev).unsqueeze(0)
+        back = torch.where(p < tlt, p, p - tlt + T).clamp(max=La - 1).unsqueeze(-1)
+
+        def gather(x):
+            return x.gather(1, back.expand(B, L, x.shape[-1]))
+        return self._outputs(hs, output, gather)
 
     def teacher_targets(self, seq, text_len, mode, given_frames_too=False):
         """Targets [B, Lmax-1] (= seq[:, 1:]) and a bool loss mask: the

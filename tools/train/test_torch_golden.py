@@ -71,6 +71,41 @@ def check_argmax(what, logits, want):
     print("%s %-40s argmax equal on %.4f of rows" % ("FAIL" if bad.any() else "ok  ", what, same))
 
 
+def fast_vs_dense():
+    """forward_teacher's block-sparse path against the dense-mask path on
+    random tiny models (TINY.md geometry): logits and the gradient of a
+    training loss, texts of 1..32 tokens padded in one batch."""
+    IMG, P = 512, 100
+    BOI = IMG + P
+    rng = np.random.default_rng(1)
+    for stage in (1, 2):
+        cfg = dict(num_layers=2, hidden_size=64, num_attention_heads=4, vocab_size=IMG + P + 10,
+                   max_sequence_length=96, additional_seqlen=256, image_tokens=IMG, frame_grid=(8, 8),
+                   frame_pos_offset=32, extra_pos_offset=96, max_text_len=32, cogvideo_stage=stage,
+                   window_size=4 if stage == 2 else -1)
+        m = ct.CogVideoTorch(cfg, init="golden", seed=3)
+        for mode in (("s2-interp",) if stage == 2 else ("s1-first", "s1-video")):
+            nf = {"s1-first": 1, "s1-video": 5, "s2-interp": 5}[mode]
+            tls = [5, 32, 17, 1]
+            s = np.full((4, max(tls) + 1 + nf * 64 + 3), -1, np.int64)
+            for b, t in enumerate(tls):
+                s[b, :t] = rng.integers(IMG + 5, BOI, size=t)
+                s[b, t] = BOI
+                s[b, t + 1:t + 1 + nf * 64] = rng.integers(0, IMG, size=nf * 64)
+            seq = torch.from_numpy(s)
+            for w in (0.0, 1.4):
+                outs = []
+                for fast in (True, False):
+                    m.zero_grad()
+                    lg = m.forward_teacher(seq, tls, mode, log_w=w, fast=fast)
+                    tgt, mask = m.teacher_targets(seq, tls, mode, given_frames_too=True)
+                    torch.nn.functional.cross_entropy(lg[mask], tgt[mask]).backward()
+                    g = torch.cat([p.grad.reshape(-1) for p in m.parameters() if p.grad is not None])
+                    outs.append((lg.detach()[mask].numpy(), g.numpy()))
+                check("fast vs dense %s w=%g logits" % (mode, w), outs[0][0], outs[1][0], LOGIT_TOL)
+                check("fast vs dense %s w=%g gradient" % (mode, w), outs[0][1], outs[1][1], 1e-5, rel=True)
+
+
 def main():
     with open(os.path.join(G, "token_ids.json")) as f:
         probe = np.asarray(json.load(f)["probe_ids"])
@@ -113,23 +148,25 @@ def main():
     # ---------------------------------------------------- cached runs
     for run, s, mode in (("s1_first", 1, "s1-first"), ("s1_video_noguide", 1, "s1-video"),
                          ("s2_interp_noguide", 2, "s2-interp")):
+      for fast in (True, False):
         mt = meta(run)
         seq = torch.from_numpy(load(run + "/teacher.npy")).unsqueeze(0)
         tl = mt["text_len"]
         with torch.no_grad():
             out = models[s].forward_teacher(seq, [tl], mode, log_w=mt["log_text_attention_weights"],
-                                            output="all")
+                                            output="all", fast=fast)
         lg = out["logits"][0].numpy()
         hf = out["hidden"][0].numpy()
         counter = load(run + "/step_counter.npy")
         p = counter - 1  # the model position whose logits produced the token
         idx = load(run + "/step_logits_idx.npy")
-        check(run + "/step_logits (%d steps)" % len(idx), lg[p[idx]], load(run + "/step_logits.npy"), LOGIT_TOL)
-        check(run + "/step_probe_logits (%d steps)" % len(p), lg[p][:, probe],
+        r = run + ("" if fast else " (dense)")
+        check(r + "/step_logits (%d steps)" % len(idx), lg[p[idx]], load(run + "/step_logits.npy"), LOGIT_TOL)
+        check(r + "/step_probe_logits (%d steps)" % len(p), lg[p][:, probe],
               load(run + "/step_probe_logits.npy"), LOGIT_TOL)
-        check(run + "/step_max", lg[p].max(-1), load(run + "/step_max.npy"), LOGIT_TOL)
-        check(run + "/step_hidden", hf[p], load(run + "/step_hidden.npy"), HIDDEN_REL, rel=True)
-        check_argmax(run + "/step_argmax", lg[p], load(run + "/step_argmax.npy"))
+        check(r + "/step_max", lg[p].max(-1), load(run + "/step_max.npy"), LOGIT_TOL)
+        check(r + "/step_hidden", hf[p], load(run + "/step_hidden.npy"), HIDDEN_REL, rel=True)
+        check_argmax(r + "/step_argmax", lg[p], load(run + "/step_argmax.npy"))
 
     # ---------------------------------------------------- a padded batch
     # s1_first twice with different text lengths: the first row's text cut
@@ -150,6 +187,7 @@ def main():
           lg1[0].numpy(), LOGIT_TOL)
     check("batch of 2: row 1 = alone", lgb[1].numpy(), lg2[0].numpy(), LOGIT_TOL)
 
+    fast_vs_dense()
     print("%d failed" % len(fails) if fails else "all checks passed")
     return 1 if fails else 0
 
