@@ -29,6 +29,8 @@ if [ -z "$PY" ]; then
 fi
 echo "python with torch: $PY"
 export top_srcdir="$SRC"
+PYTHONDONTWRITEBYTECODE=1   # no __pycache__ in the source tree
+export PYTHONDONTWRITEBYTECODE
 
 check "torch_agree.py make (random tiny models, save_sat, forward_teacher)" \
   "$PY" "$SRC/tests/torch_agree.py" make "$tmp/d" || { finish; exit 1; }

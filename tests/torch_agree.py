@@ -51,6 +51,10 @@ def make(d):
         cfg = dict(CFG, cogvideo_stage=stage, window_size=4 if stage == 2 else -1)
         m = ct.CogVideoTorch(cfg, init="golden", seed=100 + stage).eval()
         ct.save_sat(m, cfg, os.path.join(d, "s%d" % stage))
+        back, bcfg = ct.load_sat(os.path.join(d, "s%d" % stage))
+        sd, bsd = m.state_dict(), back.state_dict()
+        if list(sd) != list(bsd) or any(not torch.equal(sd[k], bsd[k]) for k in sd) or bcfg != m.cfg:
+            sys.exit("FAIL: load_sat(save_sat(model)) differs from the model")
         models[stage] = m
     lines = []
     for mode, stage, given in MODES:

@@ -609,11 +609,15 @@ class CogVideoTorch(nn.Module):
         return self._outputs(hs, output, gather)
 
     def teacher_targets(self, seq, text_len, mode, given_frames_too=False):
-        """Targets [B, Lmax-1] (= seq[:, 1:]) and a bool loss mask: the
-        positions whose prediction the pipeline samples (frame tokens after
-        the given prefix); given_frames_too also counts the frame tokens of
-        the given prefix (except the BOI-overwritten last one... they are
-        still targets of their predecessor)."""
+        """Targets [B, Lmax-1] (= seq[:, 1:], -1 clamped to 0) and a bool loss
+        mask: by default the positions whose prediction the pipeline samples
+        (the frame tokens after the given prefix).  given_frames_too also
+        counts the tokens of the given frames (from position tl on): sound for
+        stage 1, whose first call is causal, but refused for s2-interp, whose
+        first call is bidirectional within each frame (its logits see their
+        own targets)."""
+        if given_frames_too and mode == "s2-interp":
+            raise ValueError("given_frames_too: the s2-interp prefix is bidirectional (its targets are visible)")
         c = self.cfg
         seq = torch.as_tensor(seq)
         if seq.dim() == 1:
