@@ -19,6 +19,7 @@ Module API (numpy + stdlib only):
 CLI:
   tinydata.py --clips N --seed S --split train --out FILE.npz
   tinydata.py --preview DIR [--clips N] [--seed S] [--split any]
+  tinydata.py --self-test
 """
 import argparse
 import json
@@ -334,6 +335,33 @@ def write_preview(outdir, n_clips, seed, split='any', scale=2):
         f.write('\n'.join(lines) + '\n')
 
 
+def self_test(n=2000, seed=0):
+    """Round trips and invariants; returns a list of failures (empty = ok)."""
+    bad = []
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        split = ('train', 'heldout', 'any')[i % 3]
+        spec = sample_spec(rng, split)
+        if split != 'any' and is_heldout(spec) != (split == 'heldout'):
+            bad.append('split %s gave %s' % (split, spec))
+        for t in (0.0, CLIP_SECONDS):
+            cx, cy, h = state(spec, t)
+            if min(cx - h, cy - h) < 0 or max(cx + h, cy + h) > SIZE:
+                bad.append('outside the frame at t=%g: %s' % (t, spec))
+        for ph in PHRASINGS:
+            c = caption(spec, ph)
+            p = parse_caption(c)
+            want = {k: spec[k] for k in ('shape', 'colour', 'motion', 'size')}
+            want.update(background=None if ph == 'moving' else spec['background'], phrasing=ph)
+            if p != want:
+                bad.append('parse_caption(%r) = %s, expected %s' % (c, p, want))
+    a = render(sample_spec(np.random.default_rng(1)), TIMES)
+    b = render(sample_spec(np.random.default_rng(1)), TIMES)
+    if a.shape != (33, SIZE, SIZE, 3) or a.dtype != np.uint8 or not np.array_equal(a, b):
+        bad.append('render: shape %s dtype %s or not deterministic' % (a.shape, a.dtype))
+    return bad
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description='cogvideo-tiny procedural clips (see tools/tinydata/README)')
     ap.add_argument('--clips', type=int, default=None, help='number of clips (default 3000; 8 with --preview)')
@@ -342,7 +370,12 @@ def main(argv=None):
                     help="default 'train' (or 'any' with --preview)")
     ap.add_argument('--out', help='output .npz')
     ap.add_argument('--preview', metavar='DIR', help='write PNG previews instead of a dataset')
+    ap.add_argument('--self-test', action='store_true', help='check captions, splits, geometry; exit 1 on failure')
     a = ap.parse_args(argv)
+    if a.self_test:
+        bad = self_test()
+        print('\n'.join(bad[:20]) if bad else 'tinydata self-test: ok')
+        sys.exit(1 if bad else 0)
     if a.preview:
         write_preview(a.preview, a.clips or 8, a.seed, a.split or 'any')
         print('wrote', a.preview)
