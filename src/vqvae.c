@@ -431,6 +431,24 @@ static cv_status meta_f32_array(const cv_gguf *g, const char *key, int n, float 
     return CV_OK;
 }
 
+/* The optional pixel convention; files written before it existed have
+ * none and mean the pipeline's min-max. */
+static cv_status meta_pixel(const cv_gguf *g, bool *clamp, cv_error *err)
+{
+    const char *v;
+    size_t n;
+    *clamp = false;
+    if (!cv_gguf_find_kv(g, CV_VQ_KEY_PIXEL))
+        return CV_OK;
+    cv_status s = cv_gguf_get_str(g, CV_VQ_KEY_PIXEL, &v, &n, err);
+    if (!s && n == 5 && !memcmp(v, "clamp", 5))
+        *clamp = true;
+    else if (!s && !(n == 9 && !memcmp(v, "normalize", 9)))
+        s = cv_error_set(err, CV_ERR_FORMAT, "%s: metadata key '%s' is \"%.*s\" (expected \"normalize\" or \"clamp\")",
+                         cv_gguf_path(g), CV_VQ_KEY_PIXEL, (int)(n > 32 ? 32 : n), v);
+    return s;
+}
+
 static cv_status read_hparams(const cv_gguf *g, cv_vqvae_hparams *hp, cv_error *err)
 {
     const char *arch;
@@ -465,7 +483,8 @@ static cv_status read_hparams(const cv_gguf *g, cv_vqvae_hparams *hp, cv_error *
     if (hp->out_channels < 1 || hp->out_channels > CV_VQ_MAX_OUT)
         return cv_vqvae_hparams_check(hp, cv_gguf_path(g), err);
     if ((s = meta_f32_array(g, CV_VQ_KEY_MEAN, hp->out_channels, hp->mean, err)) ||
-        (s = meta_f32_array(g, CV_VQ_KEY_STD, hp->out_channels, hp->std, err)))
+        (s = meta_f32_array(g, CV_VQ_KEY_STD, hp->out_channels, hp->std, err)) ||
+        (s = meta_pixel(g, &hp->pixel_clamp, err)))
         return s;
     return cv_vqvae_hparams_check(hp, cv_gguf_path(g), err);
 }

@@ -16,6 +16,7 @@
 #define CV_VQVAE_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "cv_status.h"
@@ -38,6 +39,7 @@ extern "C" {
 #define CV_VQ_KEY_MEAN "cogvideo.vqvae.image_mean"             /* f32 array [out_channels] */
 #define CV_VQ_KEY_STD "cogvideo.vqvae.image_std"               /* f32 array [out_channels] */
 #define CV_VQ_KEY_PREFIX "cogvideo.vqvae.decoder"              /* string: "decs.1." */
+#define CV_VQ_KEY_PIXEL "cogvideo.vqvae.pixel"                 /* string, optional: "normalize" | "clamp" */
 
 #define CV_VQ_MAX_LEVELS 8
 #define CV_VQ_MAX_OUT 4
@@ -55,6 +57,11 @@ typedef struct {
     int groups;                 /* GroupNorm groups, 1..CV_VQ_MAX_GROUPS (every width a multiple of it) */
     float eps;
     float mean[CV_VQ_MAX_OUT], std[CV_VQ_MAX_OUT];
+    /* How frames are shown: false = per-frame min-max, as the pipeline's
+     * save_image(normalize=True) (the release, and files without the key);
+     * true = clamp to [0, 1], for decoders trained to exact colours, whose
+     * min-max stretch would shift them (cogvideo-tiny). */
+    bool pixel_clamp;
 } cv_vqvae_hparams;
 
 /* icetk's release: ch 128, mult [1,1,2,4], 0 res blocks, z 256, 3 out,
@@ -124,6 +131,7 @@ typedef struct {
     int grid_h, grid_w;      /* token grid recorded as metadata (default 20x20) */
     const char *decoder;     /* decoder prefix, default "decs.1." (the 8x decoder) */
     int groups;              /* GroupNorm groups (icetk's Normalize: 32) */
+    bool pixel_clamp;        /* recorded as cogvideo.vqvae.pixel (default false: normalize) */
 } cv_vqvae_convert_opts;
 
 void cv_vqvae_convert_opts_default(cv_vqvae_convert_opts *o);

@@ -28,6 +28,7 @@ void cv_vqvae_convert_opts_default(cv_vqvae_convert_opts *o)
     o->grid_w = 20;
     o->decoder = "decs.1.";
     o->groups = 32;
+    o->pixel_clamp = false;
 }
 
 static const cv_pt_tensor *dec_tensor(const cv_pt *pt, const char *prefix, const char *name)
@@ -179,7 +180,8 @@ static cv_status write_meta(cv_gguf_writer *w, const cv_vqvae_hparams *hp, const
         (s = cv_gguf_writer_set_u32(w, CV_VQ_KEY_GRID_W, (uint32_t)hp->grid_w, err)) ||
         (s = cv_gguf_writer_set_u32(w, CV_VQ_KEY_GROUPS, (uint32_t)hp->groups, err)) ||
         (s = cv_gguf_writer_set_f32(w, CV_VQ_KEY_EPS, hp->eps, err)) ||
-        (s = cv_gguf_writer_set_array(w, CV_VQ_KEY_MEAN, CV_GGUF_FLOAT32, hp->mean, (size_t)hp->out_channels, err)))
+        (s = cv_gguf_writer_set_array(w, CV_VQ_KEY_MEAN, CV_GGUF_FLOAT32, hp->mean, (size_t)hp->out_channels, err)) ||
+        (s = cv_gguf_writer_set_str(w, CV_VQ_KEY_PIXEL, hp->pixel_clamp ? "clamp" : "normalize", err)))
         return s;
     return cv_gguf_writer_set_array(w, CV_VQ_KEY_STD, CV_GGUF_FLOAT32, hp->std, (size_t)hp->out_channels, err);
 }
@@ -233,6 +235,7 @@ cv_status cv_vqvae_convert(const char *pt_path, const char *out_path, const cv_v
     hp.grid_h = opts->grid_h;
     hp.grid_w = opts->grid_w;
     hp.groups = opts->groups;
+    hp.pixel_clamp = opts->pixel_clamp;
     if (hp.grid_h < 1 || hp.grid_w < 1 || hp.grid_h > 4096 || hp.grid_w > 4096)
         return cv_error_set(err, CV_ERR_ARG, "--grid: %dx%d (expected HxW with 1 <= H, W <= 4096)", hp.grid_h,
                             hp.grid_w);

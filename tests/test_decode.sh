@@ -24,6 +24,20 @@ check "decode one frame to PNG" $CV decode -m "$tmp/tiny.gguf" --ids "$T/ids_3x5
 check "decode reference path" $CV decode -m "$tmp/tiny.gguf" --ids "$T/ids_3x5.npy" -o "$tmp/one_ref.png" \
   --raw "$tmp/raw_ref.npy" --reference
 check "optimized vs reference raw" $DIFF "$tmp/raw_ref.npy" "$tmp/raw.npy" 1e-5
+# The pixel convention stored by convert-vqvae --pixel is decode's default.
+check "convert-vqvae --pixel clamp" $CV convert-vqvae "$T/ice_image_tiny.pt" "$tmp/tinyc.gguf" --grid 3x5 \
+  --norm-groups 4 --pixel clamp
+check "info shows the pixel convention" $CV info "$tmp/tinyc.gguf"
+contains "$tmp/log" "cogvideo.vqvae.pixel.*\"clamp\""
+check "decode, the model's clamp" $CV decode -m "$tmp/tinyc.gguf" --ids "$T/ids_3x5.npy" -o "$tmp/c1.png" \
+  --u8 "$tmp/u8_c1.npy" --size 18
+check "decode --pixel clamp" $CV decode -m "$tmp/tiny.gguf" --ids "$T/ids_3x5.npy" -o "$tmp/c2.png" \
+  --u8 "$tmp/u8_c2.npy" --size 18 --pixel clamp
+check "the model's clamp = --pixel clamp" cmp "$tmp/u8_c1.npy" "$tmp/u8_c2.npy"
+n=$((n + 1)); ! cmp -s "$tmp/u8.npy" "$tmp/u8_c1.npy" || fail "clamp and normalize gave the same bytes"
+check "decode --pixel normalize overrides the model's" $CV decode -m "$tmp/tinyc.gguf" --ids "$T/ids_3x5.npy" \
+  -o "$tmp/c3.png" --u8 "$tmp/u8_c3.npy" --size 18 --pixel normalize
+check "--pixel normalize = a model without the key" cmp "$tmp/u8.npy" "$tmp/u8_c3.npy"
 mkdir "$tmp/frames"
 check "decode 4 frames to numbered PNGs + sheet" $CV decode -m "$tmp/tiny.gguf" --ids "$T/ids_4x3x5.npy" \
   -o "$tmp/frames/f.png" --sheet "$tmp/sheet.png" --pixel clamp
@@ -63,6 +77,8 @@ expect_error 2 "does not end in .png or .gif" "-o x.jpg" -- \
   $CV decode -m "$tmp/tiny.gguf" --ids "$T/ids_3x5.npy" -o "$tmp/bad/x.jpg"
 expect_error 2 "is not normalize or clamp" "--pixel bogus" -- \
   $CV decode -m "$tmp/tiny.gguf" --ids "$T/ids_3x5.npy" -o "$tmp/bad/x.png" --pixel bogus
+expect_error 2 "is not normalize or clamp" "convert-vqvae --pixel bogus" -- \
+  $CV convert-vqvae "$T/ice_image_tiny.pt" "$tmp/bad/t.gguf" --norm-groups 4 --pixel bogus
 expect_error 1 "no/such/dir" "unwritable output directory" -- \
   $CV decode -m "$tmp/tiny.gguf" --ids "$T/ids_4x3x5.npy" -o "$tmp/bad/no/such/dir/x.gif"
 expect_error 1 "no/such" "unwritable GIF after the raw dump" -- \

@@ -145,6 +145,7 @@ expect_error 2 "text limit" "over-long prompt" -- \
 expect_error 2 "not valid UTF-8" "invalid UTF-8" -- $CV generate -m "$M" -p "$(printf 'a \377 b')" -o "$R/bad"
 expect_error 2 "--batch" "--batch 0" -- $CV generate -m "$M" -p "$P" --batch 0 -o "$R/bad"
 expect_error 2 "--stage" "--stage 3" -- $CV generate -m "$M" -p "$P" --stage 3 -o "$R/bad"
+expect_error 2 "--pixel" "--pixel bogus" -- $CV generate -m "$M" -p "$P" --pixel bogus -o "$R/bad"
 expect_error 2 "needs --tokens" "--stage 2 without --tokens" -- $CV generate -m "$M" -p "$P" --stage 2 -o "$R/bad"
 expect_error 2 "shape of rank 2 does not fit" "--tokens of the wrong shape" -- \
   $CV generate -m "$M" -p "$P" --stage 2 --tokens "$T/vqvae-tiny/ids_3x5.npy" -o "$R/bad"

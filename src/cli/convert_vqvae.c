@@ -13,11 +13,14 @@
 static void usage(FILE *out)
 {
     fprintf(out, "usage: cogvideo convert-vqvae ICE_IMAGE.pt OUT.gguf [--grid HxW] [--norm-groups N]\n"
-                 "                              [--decoder PREFIX]\n"
+                 "                              [--decoder PREFIX] [--pixel normalize|clamp]\n"
                  "  --grid HxW        token grid of one frame (default 20x20, the release's)\n"
                  "  --norm-groups N   GroupNorm groups (default 32, icetk's Normalize)\n"
                  "  --decoder PREFIX  the decoder to run (default decs.1., the 8x decoder the\n"
                  "                    pipeline uses)\n"
+                 "  --pixel MODE      how decode and generate show frames by default: normalize\n"
+                 "                    (per-frame min-max, the pipeline's save_image; default) or\n"
+                 "                    clamp (for decoders trained to exact colours)\n"
                  "Reads icetk's ice_image.pt (a state dict, bare or under 'module') without Python.\n"
                  "The architecture (widths, levels, blocks, z channels, codebook size) is read off\n"
                  "the decoder's tensors and stored as metadata with the grid, the GroupNorm\n"
@@ -48,7 +51,7 @@ int cv_cmd_convert_vqvae(int argc, char **argv)
         int rc = CV_EXIT_OK;
         if (!strcmp(a, "--help") || !strcmp(a, "-h"))
             return usage(stdout), CV_EXIT_OK;
-        if (!strcmp(a, "--grid") || !strcmp(a, "--norm-groups") || !strcmp(a, "--decoder")) {
+        if (!strcmp(a, "--grid") || !strcmp(a, "--norm-groups") || !strcmp(a, "--decoder") || !strcmp(a, "--pixel")) {
             if (i + 1 >= argc)
                 return cv_cli_fail(CV_EXIT_USAGE, "convert-vqvae: %s needs a value", a);
             const char *v = argv[++i];
@@ -56,6 +59,10 @@ int cv_cmd_convert_vqvae(int argc, char **argv)
                 rc = parse_grid(v, &o.grid_h, &o.grid_w);
             else if (!strcmp(a, "--norm-groups"))
                 rc = cv_cli_int(a, v, 1, CV_VQ_MAX_GROUPS, &o.groups);
+            else if (!strcmp(a, "--pixel") && (!strcmp(v, "normalize") || !strcmp(v, "clamp")))
+                o.pixel_clamp = v[0] == 'c';
+            else if (!strcmp(a, "--pixel"))
+                return cv_cli_fail(CV_EXIT_USAGE, "--pixel: '%s' is not normalize or clamp", v);
             else if (strlen(v) > 32)
                 return cv_cli_fail(CV_EXIT_USAGE, "--decoder: '%s' is longer than 32 bytes", v);
             else

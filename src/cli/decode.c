@@ -32,8 +32,9 @@ static void usage(FILE *out)
             "  --img IMG.npy        the de-normalised image (icetk's decode output), float32 [N,3,h,w]\n"
             "  --u8 U8.npy          the 8-bit frames as written, uint8 [h,w,3] or [N,h,w,3]\n"
             "  --size N             nearest-neighbour upscale to N pixels high (the pipeline: 480)\n"
-            "  --pixel MODE         normalize (default): per-frame min-max, as the pipeline's\n"
-            "                       save_image(normalize=True); clamp: clamp to [0,1]\n"
+            "  --pixel MODE         normalize: per-frame min-max, as the pipeline's\n"
+            "                       save_image(normalize=True); clamp: clamp to [0,1] (default:\n"
+            "                       the model's, set by convert-vqvae --pixel; normalize)\n"
             "  --fps F              GIF frame rate (default 8; delay = round(100/F) centiseconds)\n"
             "  --dither             Floyd-Steinberg dithering against the GIF palette\n"
             "  --sheet SHEET.png    a contact sheet of every frame\n"
@@ -44,7 +45,7 @@ static void usage(FILE *out)
 typedef struct {
     const char *model, *ids, *out, *raw, *img, *u8, *sheet;
     int size, threads, dither, reference;
-    cv_pixel_mode pixel;
+    int pixel; /* a cv_pixel_mode, or -1: the model's (cogvideo.vqvae.pixel) */
     float fps;
 } args_t;
 
@@ -213,7 +214,10 @@ static cv_status run(const args_t *a, cv_error *err)
         cv_error e2 = *err; /* an id outside the codebook: name the file it came from */
         cv_error_set(err, s, "%s: %s", a->ids, e2.msg);
     }
-    if (!s && !(frames = cv_image_frames_to_u8(img, n, h, w, oh, ow, a->pixel)))
+    const cv_pixel_mode pm = a->pixel >= 0                             ? (cv_pixel_mode)a->pixel
+                             : cv_vqvae_get_hparams(m)->pixel_clamp ? CV_PIXEL_CLAMP
+                                                                    : CV_PIXEL_NORMALIZE;
+    if (!s && !(frames = cv_image_frames_to_u8(img, n, h, w, oh, ow, pm)))
         s = cv_error_set(err, CV_ERR_NOMEM, "out of memory (%zu frames of %dx%d)", n, ow, oh);
     const int64_t fshape[4] = {(int64_t)n, 3, h, w};
     if (!s && a->raw)
@@ -235,7 +239,7 @@ int cv_cmd_decode(int argc, char **argv)
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
             return usage(stdout), CV_EXIT_OK;
-    args_t a = {.fps = 8.0f, .pixel = CV_PIXEL_NORMALIZE};
+    args_t a = {.fps = 8.0f, .pixel = -1};
     int rc = parse(argc, argv, &a);
     if (rc)
         return rc;

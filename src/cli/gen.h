@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "cv_status.h"
+#include "image.h"
 #include "pipeline.h"
 #include "vqvae.h"
 
@@ -37,6 +38,7 @@ typedef struct {
     const cv_vqvae *vq;
     int nthreads, size;
     float fps;
+    cv_pixel_mode pixel; /* 8-bit conversion (image.h) */
 } gen_images;
 cv_status gen_write_sample(const char *dir, const gen_images *im, const int64_t *tokens, int n, int frame_len,
                            bool with_tokens, cv_error *err);

@@ -160,8 +160,7 @@ static uint8_t *decode_frames(const gen_images *im, const int64_t *tokens, int n
     uint8_t *all = NULL;
     *s = img ? cv_vqvae_decode(im->vq, tokens, (size_t)n, img, NULL, &o, err)
              : cv_error_set(err, CV_ERR_NOMEM, "out of memory (%d frames)", n);
-    /* the pipeline's save_image(normalize=True): per-frame min-max */
-    if (!*s && !(all = cv_image_frames_to_u8(img, (size_t)n, h, w, *oh, *ow, CV_PIXEL_NORMALIZE)))
+    if (!*s && !(all = cv_image_frames_to_u8(img, (size_t)n, h, w, *oh, *ow, im->pixel)))
         *s = cv_error_set(err, CV_ERR_NOMEM, "out of memory (%d frames)", n);
     free(img);
     return all;

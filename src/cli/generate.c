@@ -34,7 +34,7 @@ static void usage(FILE *out)
             "usage: cogvideo generate (-p PROMPT | --prompt-file FILE) [-m MODEL_DIR] [-o OUT_DIR]\n"
             "                         [--seed N] [--stage 1|2|both] [--rounds R] [--guidance ALPHA | --no-guidance]\n"
             "                         [--batch N] [--threads N] [--first-frame-only] [--tokens TOKENS.npy]\n"
-            "                         [--size N] [--clusters LABELS.npy] [--quiet]\n"
+            "                         [--size N] [--pixel normalize|clamp] [--clusters LABELS.npy] [--quiet]\n"
             "Text to video, as CogVideo's pipeline: stage 1 draws the first frame (CogView2 mode) and the\n"
             "keyframes after it; stage 2 interpolates R rounds (each doubles the frame rate); the VQVAE\n"
             "decodes every frame.  Writes OUT_DIR/frames/0000.png ..., video.gif, sheet.png, tokens.npy\n"
@@ -61,6 +61,8 @@ static void usage(FILE *out)
             "                         weights; the others follow (same tokens, less KV-cache memory;\n"
             "                         default: as many as fit in half of this machine's memory)\n"
             "  --size N               frames upscaled to N pixels high (default: the decoder's size)\n"
+            "  --pixel MODE           normalize: per-frame min-max (the pipeline's save_image); clamp:\n"
+            "                         clamp to [0, 1] (default: the VQVAE's, see convert-vqvae --pixel)\n"
             "  --clusters FILE        cluster labels .npy for the sampler, instead of the models'\n"
             "  --compat-guider-bug    guided stage 2 as the original (its bug 3: frames misplaced)\n"
             "  --dump DIR             for tests: sample 0's sequences and some sampler inputs per phase\n"
@@ -73,6 +75,7 @@ typedef struct {
     uint64_t seed;
     int stage; /* 1, 2, or 3 = both */
     int rounds, guidance, batch, threads, size, max_jobs;
+    int pixel; /* a cv_pixel_mode, or -1: the VQVAE's (cogvideo.vqvae.pixel) */
     float alpha;
     bool first_only, quiet, compat;
 } gen_args;
@@ -118,6 +121,12 @@ static int parse_valued(gen_args *a, const char *f, const char *v)
         return cv_cli_int(f, v, 1, 8192, &a->size);
     if (!strcmp(f, "--max-jobs"))
         return cv_cli_int(f, v, 1, 1 << 20, &a->max_jobs);
+    if (!strcmp(f, "--pixel")) {
+        if (strcmp(v, "normalize") && strcmp(v, "clamp"))
+            return cv_cli_fail(CV_EXIT_USAGE, "--pixel: '%s' is not normalize or clamp", v);
+        a->pixel = v[0] == 'c' ? CV_PIXEL_CLAMP : CV_PIXEL_NORMALIZE;
+        return CV_EXIT_OK;
+    }
     if (!strcmp(f, "--guidance")) {
         a->guidance = 1;
         return cv_cli_float(f, v, 0.0f, 1000.0f, &a->alpha);
@@ -156,7 +165,7 @@ static int check_args(const gen_args *a)
 static int parse(int argc, char **argv, gen_args *a)
 {
     *a = (gen_args){.model_dir = DEFAULT_MODEL_DIR, .out = "out", .stage = 3, .rounds = -1, .guidance = -1,
-                    .batch = 1, .alpha = -1.0f};
+                    .batch = 1, .alpha = -1.0f, .pixel = -1};
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i];
         if (bool_flag(a, f)) {
@@ -169,7 +178,8 @@ static int parse(int argc, char **argv, gen_args *a)
         }
         const bool valued = str_flag(a, f) || !strcmp(f, "--seed") || !strcmp(f, "--stage") ||
                             !strcmp(f, "--rounds") || !strcmp(f, "--guidance") || !strcmp(f, "--batch") ||
-                            !strcmp(f, "--threads") || !strcmp(f, "--size") || !strcmp(f, "--max-jobs");
+                            !strcmp(f, "--threads") || !strcmp(f, "--size") || !strcmp(f, "--max-jobs") ||
+                            !strcmp(f, "--pixel");
         if (!valued)
             return cv_cli_fail(CV_EXIT_USAGE, f[0] == '-' ? "generate: unknown option '%s' (see cogvideo generate --help)"
                                                           : "generate: unexpected argument '%s' (the prompt goes after -p)",
@@ -514,11 +524,18 @@ static cv_status load_tokens(const gen_args *a, const gen_models *m, int *batch,
 
 /* One prompt's files under pdir: one sample in pdir itself, several in
  * pdir/sample-K with pdir/tokens.npy [B, F, L] beside them. */
+static cv_pixel_mode pixel_mode(const gen_run *r)
+{
+    return r->a->pixel >= 0                                ? (cv_pixel_mode)r->a->pixel
+           : cv_vqvae_get_hparams(r->m->vq)->pixel_clamp ? CV_PIXEL_CLAMP
+                                                           : CV_PIXEL_NORMALIZE;
+}
+
 static cv_status write_prompt(const gen_run *r, const char *pdir, const int64_t *tok, int n, int L, double fps,
                               cv_error *err)
 {
     const int B = r->a->batch;
-    const gen_images im = {r->m->vq, r->a->threads, r->a->size, (float)fps};
+    const gen_images im = {r->m->vq, r->a->threads, r->a->size, (float)fps, pixel_mode(r)};
     if (B == 1)
         return gen_write_sample(pdir, &im, tok, n, L, true, err);
     char name[32];
@@ -619,14 +636,15 @@ static cv_status write_run_json(const gen_run *r, const char *dir, const prompt_
         json_array_append_new(times, times_json(&t[i]));
     }
     const bool g1 = m->use_s1 && guided(a, &m->s1), g2 = m->use_s2 && guided(a, &m->s2);
-    json_t *j = json_pack("{s:s, s:o, s:s, s:s, s:i, s:i, s:i, s:b, s:{s:b, s:b, s:f}, s:i, s:s*, s:f, s:o, s:o}",
+    json_t *j = json_pack("{s:s, s:o, s:s, s:s, s:i, s:i, s:i, s:b, s:{s:b, s:b, s:f}, s:i, s:s*, s:f, s:s, s:o, s:o}",
                           "cogvideo", cv_version(), "prompts", prompts, "seed", seed, "stage",
                           a->stage == 3 ? "both" : a->stage == 1 ? "1" : "2", "batch", a->batch, "max_jobs",
                           r->po.max_jobs, "rounds", r->rounds,
                           "first_frame_only", a->first_only, "guidance", "stage1", g1, "stage2", g2, "alpha",
                           a->alpha >= 0 ? (double)a->alpha : (double)config_of(m)->guidance_alpha, "threads",
                           a->threads, "tokens", a->tokens, "fps",
-                          cv_pipeline_fps(config_of(m), t[0].frames), "models", models, "timings", times);
+                          cv_pipeline_fps(config_of(m), t[0].frames), "pixel",
+                          pixel_mode(r) == CV_PIXEL_CLAMP ? "clamp" : "normalize", "models", models, "timings", times);
     char *path = gen_path(dir, "run.json");
     if (!s && (!j || !path || json_dump_file(j, path, JSON_INDENT(2))))
         s = cv_error_set(err, CV_ERR_IO, "%s: cannot write run.json", dir);
