@@ -24,7 +24,13 @@
 #include "sp_normalize.h"
 #include "tokenizer.h"
 
+/* The embedded model: models/cogvideo-tiny of the source tree (the README
+ * runs from its top), else the installed copy under pkgdatadir. */
 #define DEFAULT_MODEL_DIR "models/cogvideo-tiny"
+#ifndef CV_PKGDATADIR
+#define CV_PKGDATADIR "/usr/local/share/cogvideo"
+#endif
+#define INSTALLED_MODEL_DIR CV_PKGDATADIR "/" DEFAULT_MODEL_DIR
 #define MAX_BATCH 64
 #define MAX_PROMPTS 10000
 
@@ -45,7 +51,8 @@ static void usage(FILE *out)
             "  -p, --prompt TEXT      the prompt (UTF-8)\n"
             "  --prompt-file FILE     one prompt per line (empty lines are skipped)\n"
             "  -m, --model MODEL_DIR  stage1.gguf, stage2.gguf, vqvae.gguf and tokenizer.gguf (or\n"
-            "                         tokenizer.model); default " DEFAULT_MODEL_DIR "\n"
+            "                         tokenizer.model); default " DEFAULT_MODEL_DIR ", else\n"
+            "                         " INSTALLED_MODEL_DIR "\n"
             "  -o, --out OUT_DIR      default out\n"
             "  --seed N               0 .. 2^64-1 (default 0): same seed, model and flags give the same\n"
             "                         tokens, whatever --threads and --batch (sample K draws the same)\n"
@@ -164,7 +171,7 @@ static int check_args(const gen_args *a)
 
 static int parse(int argc, char **argv, gen_args *a)
 {
-    *a = (gen_args){.model_dir = DEFAULT_MODEL_DIR, .out = "out", .stage = 3, .rounds = -1, .guidance = -1,
+    *a = (gen_args){.model_dir = NULL, .out = "out", .stage = 3, .rounds = -1, .guidance = -1,
                     .batch = 1, .alpha = -1.0f, .pixel = -1};
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i];
@@ -297,13 +304,13 @@ static bool exists(const char *p) { return p && access(p, F_OK) == 0; }
 static cv_status find_models(const gen_args *a, gen_models *m, cv_error *err)
 {
     const char *d = a->model_dir;
+    if (!d && !exists(d = DEFAULT_MODEL_DIR) && !exists(d = INSTALLED_MODEL_DIR))
+        return cv_error_set(err, CV_ERR_IO,
+                            "the default model is neither in ./%s nor in %s (run from the source tree's top, "
+                            "make install, or pass -m MODEL_DIR)", DEFAULT_MODEL_DIR, INSTALLED_MODEL_DIR);
     if (!exists(d))
-        return !strcmp(d, DEFAULT_MODEL_DIR)
-                   ? cv_error_set(err, CV_ERR_IO,
-                                  "%s: the embedded default model is not in this build yet (issue 7); pass -m MODEL_DIR",
-                                  d)
-                   : cv_error_set(err, CV_ERR_IO, "%s: no such model directory (expected stage1.gguf, stage2.gguf, "
-                                                  "vqvae.gguf and tokenizer.gguf in it)", d);
+        return cv_error_set(err, CV_ERR_IO, "%s: no such model directory (expected stage1.gguf, stage2.gguf, "
+                                            "vqvae.gguf and tokenizer.gguf in it)", d);
     m->path_s1 = gen_path(d, "stage1.gguf");
     m->path_s2 = gen_path(d, "stage2.gguf");
     m->path_vq = gen_path(d, "vqvae.gguf");
