@@ -42,7 +42,7 @@ STD = (0.30379, 0.32279, 0.32800)
 FRAME, GRID, CODES = 64, 8, 512
 
 DEFAULT_CFG = dict(channels=32, channels_mult=[1, 1, 2, 2], num_res_blocks=0, z_channels=32, n_codes=CODES,
-                   enc_channels=[32, 64, 128], beta=0.25, decay=0.99)
+                   enc_channels=[32, 64, 128], beta=0.25, decay=0.99, zero_init=True)
 
 
 # ------------------------------------------------------------------ pixels
@@ -289,6 +289,12 @@ class VQVAE(nn.Module):
         self.enc = Encoder(c["enc_channels"], c["z_channels"])
         self.quantize = Quantizer(c["n_codes"], c["z_channels"], c["decay"])
         self.dec = Decoder(c["channels"], c["channels_mult"], c["num_res_blocks"], c["z_channels"])
+        if c.get("zero_init", True):  # residual branches start at zero: a deep net that trains fast
+            for mod in self.modules():
+                if isinstance(mod, (ResnetBlock, EncBlock)):
+                    nn.init.zeros_(mod.conv2.weight), nn.init.zeros_(mod.conv2.bias)
+                elif isinstance(mod, AttnBlock):
+                    nn.init.zeros_(mod.proj_out.weight), nn.init.zeros_(mod.proj_out.bias)
 
     def forward(self, x, gen=None, quantize=True):
         z = self.enc(x)
@@ -402,46 +408,42 @@ def psnr(a, b):
 
 
 def shape_metrics(orig, rec, min_px=12):
-    """Per frame: the flat colours of the original (exact RGB values seen >= min_px times;
-    the most frequent is the background); every pixel of both frames goes to its nearest
-    flat colour; per shape colour, the centroid distance (px) between the original's and the
-    reconstruction's masks and the |mean colour difference| (u8, max over channels) inside
-    the original's mask eroded by one pixel.  Returns (centroid errors, colour errors)."""
+    """Per frame (tinydata: one flat shape on a flat background): bg = the most frequent RGB
+    value, fg = the next most frequent one (seen >= min_px times).  Coverage of a pixel =
+    its projection onto fg - bg, clipped to [0, 1] (anti-aliased edges count partly), in the
+    original and in the reconstruction; the centroid error is the distance (px) between the
+    two coverage-weighted centroids, the colour error the max over channels of |mean colour
+    of the reconstruction - fg| inside the original's pure-fg pixels eroded by one pixel.
+    Returns (centroid errors, colour errors), inf where the reconstruction lost the shape."""
     cerr, colerr = [], []
+    yy, xx = np.mgrid[0:FRAME, 0:FRAME]
     for o, r in zip(orig, rec):
-        flat = o.reshape(-1, 3)
-        cols, cnt = np.unique(flat, axis=0, return_counts=True)
-        keep = cnt >= min_px
-        cols, cnt = cols[keep], cnt[keep]
-        if len(cols) < 2:
+        cols, cnt = np.unique(o.reshape(-1, 3), axis=0, return_counts=True)
+        order = np.argsort(-cnt)
+        if len(cols) < 2 or cnt[order[1]] < min_px:
             continue
-        cols = cols[np.argsort(-cnt)]
-        pal = cols.astype(np.float32)
+        bg, fg = cols[order[0]].astype(np.float64), cols[order[1]].astype(np.float64)
+        d = fg - bg
+        dd = (d * d).sum()
 
-        def assign(img):
-            d = ((img.reshape(-1, 1, 3).astype(np.float32) - pal[None]) ** 2).sum(-1)
-            return d.argmin(1).reshape(FRAME, FRAME)
+        def cover(img):
+            return np.clip(((img.astype(np.float64) - bg) * d).sum(-1) / dd, 0, 1)
 
-        ao, ar = assign(o), assign(r)
-        yy, xx = np.mgrid[0:FRAME, 0:FRAME]
-        for k in range(1, len(cols)):
-            mo, mr = ao == k, ar == k
-            if mo.sum() < min_px:
-                continue
-            if mr.sum() == 0:
-                cerr.append(float("inf"))
-                continue
-            co = np.array([xx[mo].mean(), yy[mo].mean()])
-            cr = np.array([xx[mr].mean(), yy[mr].mean()])
-            cerr.append(float(np.linalg.norm(co - cr)))
-            inner = mo.copy()
-            inner[1:] &= mo[:-1]
-            inner[:-1] &= mo[1:]
-            inner[:, 1:] &= mo[:, :-1]
-            inner[:, :-1] &= mo[:, 1:]
-            inner &= (o == cols[k]).all(-1)
-            if inner.sum() >= 4:
-                colerr.append(float(np.abs(r[inner].astype(np.float64).mean(0) - cols[k]).max()))
+        co, cr = cover(o), cover(r)
+        if cr.sum() < 1:
+            cerr.append(float("inf"))
+            continue
+        c0 = np.array([(xx * co).sum(), (yy * co).sum()]) / co.sum()
+        c1 = np.array([(xx * cr).sum(), (yy * cr).sum()]) / cr.sum()
+        cerr.append(float(np.linalg.norm(c0 - c1)))
+        mo = (o == cols[order[1]]).all(-1)
+        inner = mo.copy()
+        inner[1:] &= mo[:-1]
+        inner[:-1] &= mo[1:]
+        inner[:, 1:] &= mo[:, :-1]
+        inner[:, :-1] &= mo[:, 1:]
+        if inner.sum() >= 4:
+            colerr.append(float(np.abs(r[inner].astype(np.float64).mean(0) - fg).max()))
     return np.array(cerr), np.array(colerr)
 
 
@@ -580,7 +582,7 @@ def main(argv=None):
     t.add_argument("--generate", type=int, default=0, help="N clips from tinydata.write_dataset instead")
     t.add_argument("--val-data")
     t.add_argument("--val-generate", type=int, default=0, help="held-out clips (seed+1000)")
-    t.add_argument("--val-split", default="test")
+    t.add_argument("--val-split", default="any")
     t.add_argument("--minutes", type=float, default=0)
     t.add_argument("--steps", type=int, default=0)
     t.add_argument("--seed", type=int, default=0)
@@ -614,7 +616,7 @@ def main(argv=None):
     v.add_argument("--data")
     v.add_argument("--generate", type=int, default=0)
     v.add_argument("--seed", type=int, default=1000)
-    v.add_argument("--split", default="test")
+    v.add_argument("--split", default="any")
     v.add_argument("--threads", type=int, default=1)
     b = sub.add_parser("bench", help="encode/decode speed (frames/s)")
     b.add_argument("dir")
