@@ -42,7 +42,7 @@ STD = (0.30379, 0.32279, 0.32800)
 FRAME, GRID, CODES = 64, 8, 512
 
 DEFAULT_CFG = dict(channels=32, channels_mult=[1, 1, 2, 2], num_res_blocks=0, z_channels=32, n_codes=CODES,
-                   enc_channels=[32, 64, 128], beta=0.25, decay=0.99, zero_init=True)
+                   enc_channels=[32, 64, 128], beta=0.25, decay=0.97, zero_init=True)
 
 
 # ------------------------------------------------------------------ pixels
@@ -589,13 +589,13 @@ def main(argv=None):
     t.add_argument("--out", required=True)
     t.add_argument("--threads", type=int, default=1)
     t.add_argument("--batch", type=int, default=32)
-    t.add_argument("--lr", type=float, default=2e-3)
+    t.add_argument("--lr", type=float, default=3e-3)
     t.add_argument("--beta", type=float, default=0.25)
     t.add_argument("--warmup", type=int, default=50)
     t.add_argument("--ae-frac", type=float, default=0.1, help="first fraction trained without quantizing")
     t.add_argument("--crop", type=int, default=32, help="token-aligned crops of this size (0: whole frames)")
     t.add_argument("--crop-frac", type=float, default=0.7, help="fraction of training on crops")
-    t.add_argument("--crop-batch-div", type=int, default=2, help="crop batch = batch * (64/crop)^2 / this")
+    t.add_argument("--crop-batch-div", type=int, default=4, help="crop batch = batch * (64/crop)^2 / this")
     t.add_argument("--decay", type=float, default=DEFAULT_CFG["decay"], help="codebook EMA decay")
     t.add_argument("--edge", type=float, default=4.0, help="extra loss weight on edge pixels")
     t.add_argument("--flip", type=int, default=1, help="random horizontal flips")
