@@ -506,7 +506,7 @@ def train(a):
     rng = np.random.default_rng(a.seed)
     t0 = time.time()
     last = t0
-    step, hist = 0, np.zeros(cfg["n_codes"])
+    step, hist, seen = 0, np.zeros(cfg["n_codes"]), 0.0
     budget = a.minutes * 60 if a.minutes else None
     m.train()
     while True:
@@ -545,6 +545,7 @@ def train(a):
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        seen += bs * (crop / FRAME) ** 2
         hist += np.bincount(idx.flatten().numpy(), minlength=cfg["n_codes"])
         step += 1
         if quant and step % a.restart_every == 0 and frac < 0.9:
@@ -562,7 +563,8 @@ def train(a):
                 step, time.time() - t0, lr, rec.item(), commit.item(), p, used, cfg["n_codes"],
                 "" if nd is None else "  restarted %d" % nd), flush=True)
             hist[:] = 0
-    print("trained %d steps in %.1f s (%.1f frames/s)" % (step, time.time() - t0, step * a.batch / (time.time() - t0)))
+    print("trained %d steps in %.1f s (%.1f whole-frame equivalents/s)" % (step, time.time() - t0,
+                                                                         seen / (time.time() - t0)))
     m.eval()
     torch.save(dict(cfg=m.cfg, model=m.state_dict(), steps=step, args=vars(a)), os.path.join(a.out, "vqvae.pt"))
     res = {}
