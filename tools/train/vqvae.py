@@ -19,6 +19,17 @@ CLI
   vqvae.py export DIR [-o DIR/ice_image.pt] [--f32] [--with-encoder]
   vqvae.py eval DIR (--data FILE.npz | --generate N)       held-out quality numbers
   vqvae.py bench DIR [--frames N]                          encode / decode speed
+  Data: --generate N renders N clips with tools/tinydata/tinydata.py (write_dataset; the
+  environment variable TINYDATA=DIR points at another copy); held-out frames (--val-generate
+  N) use seed + 1000 and split 'any'.  The decoder's frames go to bytes with --pixel clamp;
+  the pipeline's default --pixel normalize (per-frame min-max) would stretch the colours.
+
+The shipped model (issue 7; 12 min on 2 threads, 5340 steps):
+  tools/train/vqvae.py train --generate 2000 --val-generate 40 --minutes 12 --seed 0 \
+      --threads 2 --out /work/tiny-artifacts/vqvae
+  -> DIR/vqvae.pt (full model + config), DIR/ice_image.pt (export, f16), train.json
+  Decoder(channels=32, channels_mult=[1,1,2,2], num_res_blocks=0, z_channels=32): 464,355
+  parameters + codebook 512 x 32; ice_image.pt 983,584 bytes (f16).
 Python API
   m = load(DIR or DIR/vqvae.pt)
   encode(frames_u8 [N,64,64,3], m) -> np.int64 [N,8,8]
