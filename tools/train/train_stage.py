@@ -129,7 +129,7 @@ def main():
     ap.add_argument('--layers', type=int, default=4)
     ap.add_argument('--hidden', type=int, default=256)
     ap.add_argument('--heads', type=int, default=8)
-    ap.add_argument('--batch', type=int, default=16)
+    ap.add_argument('--batch', type=int, default=8)
     ap.add_argument('--lr', type=float, default=1e-3)
     ap.add_argument('--warmup', type=int, default=100)
     ap.add_argument('--seed', type=int, default=1)
