@@ -38,6 +38,8 @@ PY=""
 for p in ${PYTHON:-} python3 /usr/bin/python3; do
   if "$p" -c 'import numpy' >/dev/null 2>&1; then PY=$p; break; fi
 done
+PYTHONDONTWRITEBYTECODE=1   # no __pycache__ in the source tree
+export PYTHONDONTWRITEBYTECODE
 if [ -n "$PY" ]; then
   check "tools/eval_tiny --measure" "$PY" "$SRC/tools/eval_tiny" --measure "$tmp/t1"
   contains "$tmp/log" '"colour": "red"'
