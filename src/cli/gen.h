@@ -31,9 +31,9 @@ char *gen_path(const char *dir, const char *name);
 
 /* One sample's files in dir: frames/0000.png ..., video.gif at fps,
  * sheet.png (a contact sheet), and tokens.npy [n, frame_len] if
- * with_tokens.  Frames are the decoder's output (per-frame min-max to 8
- * bit, as the pipeline's save_image), upscaled to `size` pixels high
- * (0: the decoder's size). */
+ * with_tokens.  Frames are the decoder's output, made 8-bit by `pixel`
+ * (per-frame min-max as the pipeline's save_image, or clamp), upscaled to
+ * `size` pixels high (0: the decoder's size). */
 typedef struct {
     const cv_vqvae *vq;
     int nthreads, size;
