@@ -64,37 +64,33 @@ class Batches:
             seq[b, :len(r)] = torch.from_numpy(r)
         return seq, torch.tensor(tls, dtype=torch.long)
 
-    def first_frame(self, B):
+    def _batch(self, B, one):
+        """B sequences text + BOI + frames; one(i) gives clip i's text ids
+        and the indices of its frames (in model-frame order)."""
         rows, tls = [], []
         for _ in range(B):
             i = self.rng.integers(len(self.frames))
-            text = self._caption(self.first, i)
-            rows.append(np.concatenate([text, [self.boi], self.frames[i, 0]]))
+            text, times = one(i)
+            rows.append(np.concatenate([text, [self.boi]] + [self.frames[i, k] for k in times]))
             tls.append(len(text))
         return self._pack(rows, tls)
+
+    def first_frame(self, B):
+        return self._batch(B, lambda i: (self._caption(self.first, i), [0]))
 
     def keyframes(self, B):
-        rows, tls = [], []
-        for _ in range(B):
-            i = self.rng.integers(len(self.frames))
-            text = np.concatenate([self.dur['4.0'], self._caption(self.text, i)])
-            fr = [self.frames[i, k * KEY_STEP] for k in range(5)]
-            rows.append(np.concatenate([text, [self.boi]] + fr))
-            tls.append(len(text))
-        return self._pack(rows, tls)
+        return self._batch(B, lambda i: (np.concatenate([self.dur['4.0'], self._caption(self.text, i)]),
+                                         [k * KEY_STEP for k in range(5)]))
+
+    def _interpolation_job(self, i):
+        r = self.rng.integers(3)                   # round 0, 1, 2
+        sp = KEY_STEP >> r                         # parent spacing, 0.5-s units
+        a = 2 * sp * self.rng.integers(2 << r)     # triple j of 2, 4, 8: (F[2j], F[2j+1], F[2j+2])
+        text = np.concatenate([self.dur[str(sp / 4.0)], self._caption(self.text, i)])
+        return text, [a, a + sp, a + 2 * sp, a + sp // 2, a + 3 * sp // 2]
 
     def interpolation(self, B):
-        rows, tls = [], []
-        for _ in range(B):
-            i = self.rng.integers(len(self.frames))
-            r = self.rng.integers(3)                   # round 0, 1, 2
-            sp = KEY_STEP >> r                         # parent spacing, 0.5-s units
-            a = 2 * sp * self.rng.integers(2 << r)     # triple j of 2, 4, 8: (F[2j], F[2j+1], F[2j+2])
-            t = [a, a + sp, a + 2 * sp, a + sp // 2, a + 3 * sp // 2]
-            text = np.concatenate([self.dur[str(sp / 4.0)], self._caption(self.text, i)])
-            rows.append(np.concatenate([text, [self.boi]] + [self.frames[i, k] for k in t]))
-            tls.append(len(text))
-        return self._pack(rows, tls)
+        return self._batch(B, self._interpolation_job)
 
 
 def loss_of(model, seq, tl, mode, first_frame, n_frames):
