@@ -333,6 +333,11 @@ const cv_vqvae_hparams *cv_vqvae_get_hparams(const cv_vqvae *m)
     return &m->hp;
 }
 
+cv_pixel_mode cv_vqvae_pixel_mode(const cv_vqvae *m)
+{
+    return cv_vqvae_get_hparams(m)->pixel_clamp ? CV_PIXEL_CLAMP : CV_PIXEL_NORMALIZE;
+}
+
 int cv_vqvae_out_h(const cv_vqvae *m)
 {
     return m->hp.grid_h << (m->hp.n_levels - 1);

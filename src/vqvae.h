@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "cv_status.h"
+#include "image.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -95,6 +96,9 @@ cv_status cv_vqvae_load(const char *path, cv_vqvae **out, cv_error *err);
 cv_status cv_vqvae_random(const cv_vqvae_hparams *hp, uint64_t seed, cv_vqvae **out, cv_error *err);
 void cv_vqvae_free(cv_vqvae *m); /* NULL is fine */
 const cv_vqvae_hparams *cv_vqvae_get_hparams(const cv_vqvae *m);
+/* The 8-bit conversion its frames are shown with by default
+ * (cogvideo.vqvae.pixel; normalize when the file has none). */
+cv_pixel_mode cv_vqvae_pixel_mode(const cv_vqvae *m);
 /* Output frame size in pixels: grid * 2^(n_levels-1). */
 int cv_vqvae_out_h(const cv_vqvae *m);
 int cv_vqvae_out_w(const cv_vqvae *m);

@@ -214,9 +214,7 @@ static cv_status run(const args_t *a, cv_error *err)
         cv_error e2 = *err; /* an id outside the codebook: name the file it came from */
         cv_error_set(err, s, "%s: %s", a->ids, e2.msg);
     }
-    const cv_pixel_mode pm = a->pixel >= 0                             ? (cv_pixel_mode)a->pixel
-                             : cv_vqvae_get_hparams(m)->pixel_clamp ? CV_PIXEL_CLAMP
-                                                                    : CV_PIXEL_NORMALIZE;
+    const cv_pixel_mode pm = a->pixel >= 0 ? (cv_pixel_mode)a->pixel : cv_vqvae_pixel_mode(m);
     if (!s && !(frames = cv_image_frames_to_u8(img, n, h, w, oh, ow, pm)))
         s = cv_error_set(err, CV_ERR_NOMEM, "out of memory (%zu frames of %dx%d)", n, ow, oh);
     const int64_t fshape[4] = {(int64_t)n, 3, h, w};

@@ -533,9 +533,7 @@ static cv_status load_tokens(const gen_args *a, const gen_models *m, int *batch,
  * pdir/sample-K with pdir/tokens.npy [B, F, L] beside them. */
 static cv_pixel_mode pixel_mode(const gen_run *r)
 {
-    return r->a->pixel >= 0                                ? (cv_pixel_mode)r->a->pixel
-           : cv_vqvae_get_hparams(r->m->vq)->pixel_clamp ? CV_PIXEL_CLAMP
-                                                           : CV_PIXEL_NORMALIZE;
+    return r->a->pixel >= 0 ? (cv_pixel_mode)r->a->pixel : cv_vqvae_pixel_mode(r->m->vq);
 }
 
 static cv_status write_prompt(const gen_run *r, const char *pdir, const int64_t *tok, int n, int L, double fps,
