@@ -93,6 +93,12 @@ expect_error 1 "multiple of norm_groups" "widths not divisible by 32 groups" -- 
 expect_error 2 "is not HxW" "--grid 20" -- $CV convert-vqvae "$T/ice_image_tiny.pt" "$tmp/bad/t.gguf" --grid 20
 expect_error 1 "not a GGUF file" "a .pt given as the model" -- \
   $CV decode -m "$T/ice_image_tiny.pt" --ids "$T/ids_3x5.npy" -o "$tmp/bad/x.png"
+# A stored pixel convention that is neither value: the same file with its
+# string's bytes "clamp" changed to "clamq" (same length, so still a GGUF).
+LC_ALL=C sed 's/clamp/clamq/' "$tmp/tinyc.gguf" >"$tmp/badpixel.gguf"
+n=$((n + 1)); [ "$(LC_ALL=C grep -c clamq "$tmp/badpixel.gguf")" = 1 ] || fail "badpixel.gguf: the patch did not apply"
+expect_error 1 "badpixel.gguf: metadata key 'cogvideo.vqvae.pixel' is \"clamq\"" "invalid cogvideo.vqvae.pixel" -- \
+  $CV decode -m "$tmp/badpixel.gguf" --ids "$T/ids_3x5.npy" -o "$tmp/bad/x.png"
 no_files "$tmp/bad" "failed conversions"
 
 # ---------------------------------------------------------------- golden
