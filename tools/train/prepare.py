@@ -11,9 +11,12 @@ use is encoded by the C tokenizer (`cogvideo tokenize`), so that training sees
 exactly the ids `cogvideo generate` feeds (pipeline.c):
   first frame:  enc(caption + first_frame_suffix)
   video:        enc(duration) + [<n>] + enc(caption)
+  guided video: enc(duration) + [<n>] + enc(caption + guided_suffix), and
+                the guider enc(duration) + [<n>] + enc(guider_text)
 Writes TOKENS.npz: frames int16 [N, 33, 64]; for each phrasing k of the
-caption grammar text_first_k / text_k int32 [N, 32] (-1 padded); the
-duration prefixes dur_<seconds> (int32, with <n> appended); boi, n_id.
+caption grammar text_first_k / text_k / text_guided_k int32 [N, 32] (-1
+padded); guider (int32, enc(guider_text)); the duration prefixes
+dur_<seconds> (int32, with <n> appended); boi, n_id.
 """
 import argparse
 import json
@@ -31,6 +34,8 @@ sys.path.insert(0, HERE)
 TEXT_MAX = 32          # TINY.md: layout[0]
 FIRST_FRAME_SUFFIX = ' 高清摄影'
 DURATION_FORMAT = '{}秒'
+GUIDED_SUFFIX = ' 视频'     # the release's, as pipeline_config.c
+GUIDER_TEXT = '视频'
 SECONDS = (4.0, 2.0, 1.0, 0.5)
 
 
@@ -97,6 +102,8 @@ def main():
     flat = [c for row in caps for c in row]
     firsts = c_tokenize(a.cogvideo, a.tokenizer, [c + FIRST_FRAME_SUFFIX for c in flat], a.image_tokens)
     plain = c_tokenize(a.cogvideo, a.tokenizer, flat, a.image_tokens)
+    guided = c_tokenize(a.cogvideo, a.tokenizer, [c + GUIDED_SUFFIX for c in flat], a.image_tokens)
+    guider = c_tokenize(a.cogvideo, a.tokenizer, [GUIDER_TEXT], a.image_tokens)[0]
     durs = c_tokenize(a.cogvideo, a.tokenizer, [DURATION_FORMAT.format(s) for s in SECONDS], a.image_tokens)
     n_id = a.image_tokens + 4           # <n> is piece 4 (TINY.md)
     import sentencepiece
@@ -107,9 +114,11 @@ def main():
     for j, p in enumerate(phrasings):
         out['text_first_' + p] = padded(firsts[j::k])
         out['text_' + p] = padded(plain[j::k])
+        out['text_guided_' + p] = padded(guided[j::k])
+    out['guider'] = np.array(guider, np.int32)
     for s, d in zip(SECONDS, durs):
         out['dur_%s' % s] = np.array(d + [n_id], np.int32)
-    longest = max(len(x) for x in plain) + max(len(d) for d in durs) + 1
+    longest = max(len(x) for x in plain + guided) + max(len(d) for d in durs) + 1
     if longest > TEXT_MAX:
         sys.exit('prepare: duration + <n> + caption reaches %d tokens (limit %d)' % (longest, TEXT_MAX))
     np.savez(a.out, **out)

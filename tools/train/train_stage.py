@@ -12,6 +12,10 @@ builds, golden/README.md "Pipeline sequence layout"):
            b) keyframes: enc("4.0秒") + <n> + enc(caption) + BOI + the frames
               at t = 0, 4, 8, 12, 16 s (frame 0 is given at inference; its loss
               is kept, it costs nothing and helps the image statistics);
+              with --guided, the caption is the guided one (+ " 视频", as the
+              release's guided stage 1) and, with probability --uncond, the
+              text is the guider's ("视频"): classifier-free guidance then
+              has an unconditional model to push away from;
   stage 2  one interpolation job of a random round r: parents at spacing
            4/2^r s (model-frames 0..2, time slots 0, 2, 4), the two frames
            between them (slots 1, 3) are the targets; the text's duration is
@@ -42,7 +46,7 @@ KEY_STEP = 8          # 4 s in units of 0.5 s (the clip's frame spacing)
 class Batches:
     """Draws training sequences from TOKENS.npz with a seeded numpy RNG."""
 
-    def __init__(self, path, rng):
+    def __init__(self, path, rng, guided=False, uncond=0.0):
         d = np.load(path, allow_pickle=False)
         self.frames = d['frames'].astype(np.int64)
         self.boi = int(d['boi'])
@@ -51,6 +55,11 @@ class Batches:
         self.first = {p: d['text_first_' + p] for p in self.phrasings}
         self.dur = {k[4:]: d[k].astype(np.int64) for k in d.files if k.startswith('dur_')}
         self.rng = rng
+        self.uncond = uncond
+        self.video = self.text
+        if guided:
+            self.video = {p: d['text_guided_' + p] for p in self.phrasings}
+            self.guider = d['guider'].astype(np.int64)
 
     def _caption(self, table, i):
         p = self.phrasings[self.rng.integers(len(self.phrasings))]
@@ -78,8 +87,13 @@ class Batches:
     def first_frame(self, B):
         return self._batch(B, lambda i: (self._caption(self.first, i), [0]))
 
+    def _keyframe_text(self, i):
+        if self.uncond > 0 and self.rng.random() < self.uncond:
+            return self.guider
+        return self._caption(self.video, i)
+
     def keyframes(self, B):
-        return self._batch(B, lambda i: (np.concatenate([self.dur['4.0'], self._caption(self.text, i)]),
+        return self._batch(B, lambda i: (np.concatenate([self.dur['4.0'], self._keyframe_text(i)]),
                                          [k * KEY_STEP for k in range(5)]))
 
     def _interpolation_job(self, i):
@@ -103,6 +117,26 @@ def loss_of(model, seq, tl, mode, first_frame, n_frames):
     lg = logits[torch.arange(B)[:, None], pos]                     # [B, T, V]
     tgt = seq[torch.arange(B)[:, None], pos + 1]
     return torch.nn.functional.cross_entropy(lg.reshape(-1, lg.shape[-1]), tgt.reshape(-1))
+
+
+def step_loss(model, data, stage, B):
+    """The objective of one training step (a fresh batch from data)."""
+    if stage == 1:
+        seq, tl = data.keyframes(B)
+        loss = loss_of(model, seq, tl, 's1-video', 0, 5)
+        seq, tl = data.first_frame(B)
+        return loss + loss_of(model, seq, tl, 's1-first', 0, 1)
+    seq, tl = data.interpolation(B)
+    return loss_of(model, seq, tl, 's2-interp', 3, 5)
+
+
+def val_loss(model, path, stage, B, guided, n=8):
+    """Mean objective over n fixed batches (their own RNG, seed 12345): the
+    same figure for every recipe, to compare runs (the clips are training
+    clips; the held-out combinations are measured by tools/eval_tiny)."""
+    data = Batches(path, np.random.default_rng(12345), guided)
+    with torch.no_grad():
+        return sum(step_loss(model, data, stage, B).item() for _ in range(n)) / n
 
 
 def config(a, vocab):
@@ -130,11 +164,15 @@ def main():
     ap.add_argument('--warmup', type=int, default=100)
     ap.add_argument('--seed', type=int, default=1)
     ap.add_argument('--threads', type=int, default=1)
+    ap.add_argument('--guided', action='store_true', help='stage 1: train for classifier-free guidance')
+    ap.add_argument('--uncond', type=float, default=0.1, help='with --guided: share of guider-text keyframe sequences')
     a = ap.parse_args()
+    if a.guided and a.stage != 1:
+        ap.error('--guided is for stage 1 (the release guides stage 1 only)')
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
-    data = Batches(a.data, np.random.default_rng(a.seed))
+    data = Batches(a.data, np.random.default_rng(a.seed), a.guided, a.uncond if a.guided else 0.0)
     vocab = data.boi + 10                                          # TINY.md: 512 + P + 10
     cfg = config(a, vocab)
     model = cogvideo_torch.CogVideoTorch(cfg)
@@ -150,14 +188,7 @@ def main():
         lr = a.lr * min(1.0, (step + 1) / a.warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / a.steps)))
         for g in opt.param_groups:
             g['lr'] = lr
-        if a.stage == 1:
-            seq, tl = data.keyframes(a.batch)
-            loss = loss_of(model, seq, tl, 's1-video', 0, 5)
-            seq, tl = data.first_frame(a.batch)
-            loss = loss + loss_of(model, seq, tl, 's1-first', 0, 1)
-        else:
-            seq, tl = data.interpolation(a.batch)
-            loss = loss_of(model, seq, tl, 's2-interp', 3, 5)
+        loss = step_loss(model, data, a.stage, a.batch)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -169,7 +200,9 @@ def main():
             print('stage %d step %d/%d loss %.4f lr %.2e  %.0f s, ETA %.0f s'
                   % (a.stage, step, a.steps, avg, lr, el, eta), file=sys.stderr, flush=True)
     cogvideo_torch.save_sat(model, cfg, a.out)
-    print('stage %d: saved %s after %.0f s, loss %.4f' % (a.stage, a.out, time.time() - t0, avg), file=sys.stderr)
+    train_s = time.time() - t0
+    print('stage %d: saved %s after %.0f s, loss %.4f, validation loss %.4f'
+          % (a.stage, a.out, train_s, avg, val_loss(model, a.data, a.stage, a.batch, a.guided)), file=sys.stderr)
 
 
 if __name__ == '__main__':
