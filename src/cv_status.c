@@ -24,6 +24,7 @@ const char *cv_status_str(cv_status s)
     case CV_ERR_UNSUPPORTED: return "unsupported";
     case CV_ERR_NOMEM: return "out of memory";
     case CV_ERR_ARG: return "invalid argument";
+    case CV_ERR_CANCELLED: return "cancelled";
     }
     return "unknown status";
 }

@@ -20,7 +20,8 @@ typedef enum {
     CV_ERR_FORMAT,      /* the bytes are not what the format allows */
     CV_ERR_UNSUPPORTED, /* valid format, but a feature we do not handle */
     CV_ERR_NOMEM,       /* allocation failed or a size would overflow */
-    CV_ERR_ARG          /* the caller passed an invalid argument */
+    CV_ERR_ARG,         /* the caller passed an invalid argument */
+    CV_ERR_CANCELLED    /* a caller's callback asked to stop (e.g. on Ctrl-C) */
 } cv_status;
 
 #define CV_ERROR_MAX 512

@@ -252,7 +252,8 @@ static cv_rng_key token_key(const pick_ctx *c, int job, int step)
     return k;
 }
 
-static void report(const pick_ctx *c, const cv_fill_step *s)
+/* false: the progress callback asked to stop */
+static bool report(const pick_ctx *c, const cv_fill_step *s)
 {
     if (c->job0 + s->job == 0 && c->o->probe) {
         const cv_pipeline_probe p = {c->phase, c->round, s->step, c->steps, s->seq_index, s->logits};
@@ -263,8 +264,9 @@ static void report(const pick_ctx *c, const cv_fill_step *s)
         const int pass = c->job0 / c->per, passes = (c->jobs + c->per - 1) / c->per;
         const cv_pipeline_progress p = {c->phase, c->round, pass * c->steps + s->step + 1, passes * c->steps,
                                         cv_model_hparams(c->st->model)->frame_len, c->rows, c->chunk_jobs};
-        c->o->progress(c->o->ctx, &p);
+        return c->o->progress(c->o->ctx, &p);
     }
+    return true;
 }
 
 static int64_t pick(void *vctx, const cv_fill_step *s)
@@ -284,7 +286,10 @@ static int64_t pick(void *vctx, const cv_fill_step *s)
     c->status = cv_sampler_sample(c->smp, s->logits, set, token_key(c, c->job0 + s->job, s->step), &tok, &c->serr);
     if (c->status)
         return -1;
-    report(c, s);
+    if (!report(c, s)) {
+        c->status = cv_error_set(&c->serr, CV_ERR_CANCELLED, "cancelled at step %d of %d", s->step + 1, c->steps);
+        return -1;
+    }
     return tok;
 }
 

@@ -61,7 +61,9 @@ typedef enum {
     CV_PHASE_ROUND = 2  /* stage 2, round `round` */
 } cv_pipeline_phase;
 
-/* Progress of the running fill: after every step (token position). */
+/* Progress of the running fill: after every step (token position).  The
+ * callback returns false to stop the run: the pipeline call then fails
+ * with CV_ERR_CANCELLED (the CLI's Ctrl-C). */
 typedef struct {
     cv_pipeline_phase phase;
     int round;           /* CV_PHASE_ROUND: 0, 1, ... */
@@ -70,7 +72,7 @@ typedef struct {
     int rows;            /* sequences in the batch (jobs, guiders included) */
     int jobs;            /* sequences that draw tokens */
 } cv_pipeline_progress;
-typedef void (*cv_pipeline_progress_fn)(void *ctx, const cv_pipeline_progress *p);
+typedef bool (*cv_pipeline_progress_fn)(void *ctx, const cv_pipeline_progress *p);
 
 /* The sampler's input at one step of sample 0's first job, for tests that
  * compare it with `cogvideo logits` (the same fill, teacher-forced). */

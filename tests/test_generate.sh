@@ -169,6 +169,26 @@ expect_error 2 "not a cogvideo output" "output directory with other files" -- \
   $CV generate -m "$M" -p "$P" --first-frame-only -o "$R/other"
 n=$((n + 1))
 [ -f "$R/other/keep.txt" ] || fail "the other directory's file is gone"
+# A stop signal during the run (SIGTERM here: a non-interactive shell's
+# background jobs ignore Ctrl-C's SIGINT; both take the same path): the run
+# stops at its next token step, says so in one line, leaves no directory
+# behind and dies of the signal (status 128 + 15), as the shell expects.
+$CV generate -m "$M" -p "$P" --batch 4 --threads 1 --quiet -o "$R/sig" 2>"$tmp/sig.err" &
+pid=$!
+i=0
+while [ $i -lt 1200 ] && ! ls -d "$R"/sig.tmp.* >/dev/null 2>&1; do sleep 0.05; i=$((i + 1)); done
+kill -TERM $pid
+wait $pid
+st=$?
+n=$((n + 1))
+if [ $st -eq 143 ] && [ "$(wc -l <"$tmp/sig.err")" -eq 1 ] &&
+   grep -q "^cogvideo: interrupted by SIGTERM: .*/sig was not written" "$tmp/sig.err"; then
+  echo "ok: SIGTERM during the run: $(cat "$tmp/sig.err")"
+else
+  fail "SIGTERM during the run: exit status $st (expected 143), stderr: $(cat "$tmp/sig.err")"
+fi
+n=$((n + 1))
+! ls -d "$R"/sig* >/dev/null 2>&1 || fail "SIGTERM left $(ls -d "$R"/sig*)"
 n=$((n + 1))
 left=$(ls "$R" | grep -v '^\(t1\|t2\|t1b\|b3\|b3s1\|b3s2\|mj\|s1\|s2\|b1only\|other\|pf\)$')
 [ -z "$left" ] || fail "failed runs left: $left"

@@ -9,6 +9,7 @@
 #endif
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +48,8 @@ static void usage(FILE *out)
             "([frames, tokens per frame]) and run.json (prompt, seed, flags, model digests, timings).\n"
             "With --batch N > 1 each sample gets OUT_DIR/sample-K/ and OUT_DIR/tokens.npy is [N, frames,\n"
             "tokens]; with --prompt-file each line gets OUT_DIR/prompt-NNN/.  OUT_DIR is written under a\n"
-            "temporary name and replaces an empty directory or a previous run's only at the end.\n"
+            "temporary name and replaces an empty directory or a previous run's only at the end; Ctrl-C\n"
+            "(SIGINT, SIGTERM, SIGHUP) stops the run at its next token and leaves OUT_DIR as it was.\n"
             "  -p, --prompt TEXT      the prompt (UTF-8)\n"
             "  --prompt-file FILE     one prompt per line (empty lines are skipped)\n"
             "  -m, --model MODEL_DIR  stage1.gguf, stage2.gguf, vqvae.gguf and tokenizer.gguf (or\n"
@@ -380,13 +382,81 @@ static cv_status load_models(const gen_args *a, gen_models *m, cv_error *err)
     return s;
 }
 
+/* Ctrl-C without global state: SIGINT, SIGTERM and SIGHUP (those not
+ * ignored, as nohup does) are blocked for the run, and the progress hook
+ * polls sigpending() after every token step and stops the pipeline; the
+ * temporary output directory is removed and the signal re-raised, so a
+ * shell loop stops as for a program that died of it.  Threads started
+ * later (OpenMP) inherit the mask; OpenBLAS's threads start before main,
+ * so the signal may reach one of them: defer_stop_signal then blocks it in
+ * that thread for good (the mask restored on return is uc_sigmask) and
+ * sends it to the process again, where it stays pending once every thread
+ * blocks it. */
+static void defer_stop_signal(int sig, siginfo_t *info, void *uc)
+{
+    (void)info;
+    sigaddset(&((ucontext_t *)uc)->uc_sigmask, sig);
+    kill(getpid(), sig);
+}
+
+static void block_stop_signals(sigset_t *set)
+{
+    const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    sigemptyset(set);
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        struct sigaction old;
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+            sigaddset(set, sigs[i]);
+    }
+    struct sigaction sa = {.sa_sigaction = defer_stop_signal, .sa_flags = SA_SIGINFO | SA_RESTART};
+    sa.sa_mask = *set;
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        if (sigismember(set, sigs[i]))
+            sigaction(sigs[i], &sa, NULL);
+    sigprocmask(SIG_BLOCK, set, NULL);
+}
+
+/* The first of set's signals that is pending, else 0. */
+static int pending_stop_signal(const sigset_t *set)
+{
+    sigset_t p;
+    if (sigpending(&p))
+        return 0;
+    const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        if (sigismember(set, sigs[i]) && sigismember(&p, sigs[i]))
+            return sigs[i];
+    return 0;
+}
+
+static const char *stop_signal_name(int sig)
+{
+    return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP" : "a signal";
+}
+
+/* Dies of the pending signal (default action), after the one-line message. */
+static void reraise_stop_signal(const sigset_t *set)
+{
+    const int sig = pending_stop_signal(set);
+    if (!sig)
+        return;
+    signal(sig, SIG_DFL);
+    sigprocmask(SIG_UNBLOCK, set, NULL); /* delivered here */
+}
+
 /* The pipeline's three callbacks share one ctx. */
 typedef struct {
     gen_progress *prog;
     gen_dump *dump;
+    const sigset_t *stop; /* blocked stop signals, polled */
 } gen_hooks;
 
-static void hook_progress(void *c, const cv_pipeline_progress *p) { gen_progress_step(((gen_hooks *)c)->prog, p); }
+static bool hook_progress(void *c, const cv_pipeline_progress *p)
+{
+    gen_hooks *h = c;
+    gen_progress_step(h->prog, p);
+    return !pending_stop_signal(h->stop);
+}
 
 static void hook_probe(void *c, const cv_pipeline_probe *p)
 {
@@ -763,14 +833,14 @@ static cv_status run_all(gen_run *r, const prompt_list *p, const char *top, gen_
     return s;
 }
 
-static cv_status generate(gen_args *a, cv_error *err)
+static cv_status generate(gen_args *a, const sigset_t *stop, cv_error *err)
 {
     prompt_list p = {0};
     gen_models m = {0};
     gen_run r = {0};
     gen_outdir od = {0};
     gen_dump dump = {0};
-    gen_hooks hooks = {&r.prog, NULL};
+    gen_hooks hooks = {&r.prog, NULL, stop};
     int64_t *resume = NULL;
     gen_times *t = NULL;
     cv_status s = load_prompts(a, &p, err);
@@ -796,6 +866,10 @@ static cv_status generate(gen_args *a, cv_error *err)
         *err = dump.err, s = dump.status;
     if (!s)
         s = write_run_json(&r, od.tmp, &p, t, err);
+    if (!s && pending_stop_signal(stop)) /* arrived while decoding or writing */
+        s = CV_ERR_CANCELLED;
+    if (s == CV_ERR_CANCELLED)
+        cv_error_set(err, s, "interrupted by %s: %s was not written", stop_signal_name(pending_stop_signal(stop)), a->out);
     if (!s)
         s = gen_outdir_commit(&od, err);
     if (s)
@@ -820,6 +894,11 @@ int cv_cmd_generate(int argc, char **argv)
     if (rc)
         return rc;
     cv_error err;
-    cv_status s = generate(&a, &err);
-    return s ? cv_cli_fail(cv_cli_exit_for(s), "%s", err.msg) : CV_EXIT_OK;
+    sigset_t stop;
+    block_stop_signals(&stop);
+    cv_status s = generate(&a, &stop, &err);
+    rc = s ? cv_cli_fail(cv_cli_exit_for(s), "%s", err.msg) : CV_EXIT_OK;
+    if (s == CV_ERR_CANCELLED)
+        reraise_stop_signal(&stop);
+    return rc;
 }
