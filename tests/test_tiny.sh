@@ -5,9 +5,9 @@
 #   - 33 frames, tokens.npy [33, 64] (8x8 tokens), a GIF giflib reads back;
 #   - identical tokens with --threads 1 and 2;
 #   - with Python + numpy (tools/eval_tiny --measure, an independent tracker
-#     of the PNG frames): the object is red, round, on white — the prompt's
-#     colour, shape and background.  Its motion is not checked: this first
-#     model often gets it wrong (see the README).
+#     of the PNG frames): the object is red, round, on white and moves left —
+#     the prompt's colour, shape, background and motion (for this seed; the
+#     model is not right on every prompt and seed, see the README).
 # Skipped when the source tree has no models/cogvideo-tiny.
 set -u
 OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
@@ -45,6 +45,7 @@ if [ -n "$PY" ]; then
   contains "$tmp/log" '"colour": "red"'
   contains "$tmp/log" '"background": "white"'
   contains "$tmp/log" '"shape": "circle"'
+  contains "$tmp/log" '"motion": "left"'
 else
   echo "no Python with numpy: colour, shape and background not measured"
 fi
