@@ -392,6 +392,9 @@ static cv_status load_models(const gen_args *a, gen_models *m, cv_error *err)
  * that thread for good (the mask restored on return is uc_sigmask) and
  * sends it to the process again, where it stays pending once every thread
  * blocks it. */
+static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP};
+#define N_STOP_SIGNALS (sizeof stop_signals / sizeof stop_signals[0])
+
 static void defer_stop_signal(int sig, siginfo_t *info, void *uc)
 {
     (void)info;
@@ -401,18 +404,17 @@ static void defer_stop_signal(int sig, siginfo_t *info, void *uc)
 
 static void block_stop_signals(sigset_t *set)
 {
-    const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
     sigemptyset(set);
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+    for (size_t i = 0; i < N_STOP_SIGNALS; i++) {
         struct sigaction old;
-        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
-            sigaddset(set, sigs[i]);
+        if (sigaction(stop_signals[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+            sigaddset(set, stop_signals[i]);
     }
     struct sigaction sa = {.sa_sigaction = defer_stop_signal, .sa_flags = SA_SIGINFO | SA_RESTART};
     sa.sa_mask = *set;
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-        if (sigismember(set, sigs[i]))
-            sigaction(sigs[i], &sa, NULL);
+    for (size_t i = 0; i < N_STOP_SIGNALS; i++)
+        if (sigismember(set, stop_signals[i]))
+            sigaction(stop_signals[i], &sa, NULL);
     sigprocmask(SIG_BLOCK, set, NULL);
 }
 
@@ -422,10 +424,9 @@ static int pending_stop_signal(const sigset_t *set)
     sigset_t p;
     if (sigpending(&p))
         return 0;
-    const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-        if (sigismember(set, sigs[i]) && sigismember(&p, sigs[i]))
-            return sigs[i];
+    for (size_t i = 0; i < N_STOP_SIGNALS; i++)
+        if (sigismember(set, stop_signals[i]) && sigismember(&p, stop_signals[i]))
+            return stop_signals[i];
     return 0;
 }
 
@@ -866,10 +867,11 @@ static cv_status generate(gen_args *a, const sigset_t *stop, cv_error *err)
         *err = dump.err, s = dump.status;
     if (!s)
         s = write_run_json(&r, od.tmp, &p, t, err);
-    if (!s && pending_stop_signal(stop)) /* arrived while decoding or writing */
+    const int sig = pending_stop_signal(stop);
+    if (!s && sig) /* arrived while decoding or writing */
         s = CV_ERR_CANCELLED;
     if (s == CV_ERR_CANCELLED)
-        cv_error_set(err, s, "interrupted by %s: %s was not written", stop_signal_name(pending_stop_signal(stop)), a->out);
+        cv_error_set(err, s, "interrupted by %s: %s was not written", stop_signal_name(sig), a->out);
     if (!s)
         s = gen_outdir_commit(&od, err);
     if (s)
