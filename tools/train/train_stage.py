@@ -107,19 +107,41 @@ class Batches:
         return self._batch(B, self._interpolation_job)
 
 
-def loss_of(model, seq, tl, mode, first_frame, n_frames):
+def loss_of(model, seq, tl, mode, first_frame, n_frames, weight=None):
     """Mean cross-entropy of the frame tokens seq[p + 1] predicted at model
-    positions p = tl + 64 f + j, for model-frames f >= first_frame."""
+    positions p = tl + 64 f + j, for model-frames f >= first_frame; with
+    weight(seq, tl, tgt) -> [B, T], the weighted mean."""
     logits = model.forward_teacher(seq, tl, mode)
     B = seq.shape[0]
     j = torch.arange(FRAME * (n_frames - first_frame))
     pos = tl[:, None] + FRAME * first_frame + j[None, :]           # [B, T]
     lg = logits[torch.arange(B)[:, None], pos]                     # [B, T, V]
     tgt = seq[torch.arange(B)[:, None], pos + 1]
-    return torch.nn.functional.cross_entropy(lg.reshape(-1, lg.shape[-1]), tgt.reshape(-1))
+    if weight is None:
+        return torch.nn.functional.cross_entropy(lg.reshape(-1, lg.shape[-1]), tgt.reshape(-1))
+    ce = torch.nn.functional.cross_entropy(lg.reshape(-1, lg.shape[-1]), tgt.reshape(-1), reduction='none')
+    w = weight(seq, tl, tgt).reshape(-1)
+    return (ce * w).sum() / w.sum()
 
 
-def step_loss(model, data, stage, B):
+def changed_weight(k):
+    """Stage-2 token weights: 1 + k where the target token differs from both
+    parents' tokens at its grid position (model-frame 3 lies between
+    model-frames 0 and 1, model-frame 4 between 1 and 2).  Those tokens
+    carry the object's new position; the others can be copied."""
+    def weight(seq, tl, tgt):
+        B = seq.shape[0]
+        start = tl[:, None] + 1 + torch.arange(3)[None, :] * FRAME     # the parents' first tokens
+        par = torch.stack([seq[torch.arange(B)[:, None], start[:, f:f + 1] + torch.arange(FRAME)[None, :]]
+                           for f in range(3)], 1)                       # [B, 3, 64]
+        t = tgt.reshape(B, 2, FRAME)
+        lo, hi = par[:, 0:2], par[:, 1:3]
+        changed = (t != lo) & (t != hi)
+        return (1.0 + k * changed.float()).reshape(B, -1)
+    return weight
+
+
+def step_loss(model, data, stage, B, weight=None):
     """The objective of one training step (a fresh batch from data)."""
     if stage == 1:
         seq, tl = data.keyframes(B)
@@ -127,7 +149,7 @@ def step_loss(model, data, stage, B):
         seq, tl = data.first_frame(B)
         return loss + loss_of(model, seq, tl, 's1-first', 0, 1)
     seq, tl = data.interpolation(B)
-    return loss_of(model, seq, tl, 's2-interp', 3, 5)
+    return loss_of(model, seq, tl, 's2-interp', 3, 5, weight)
 
 
 def val_loss(model, path, stage, B, guided, n=8):
@@ -166,9 +188,16 @@ def main():
     ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--guided', action='store_true', help='stage 1: train for classifier-free guidance')
     ap.add_argument('--uncond', type=float, default=0.1, help='with --guided: share of guider-text keyframe sequences')
+    ap.add_argument('--changed-weight', type=float, default=0.0, metavar='K',
+                    help='stage 2: weight 1 + K on target tokens that differ from both parents\' (default 0)')
+    ap.add_argument('--init', metavar='SAT_DIR', help='start from this checkpoint (same sizes) instead of random weights')
     a = ap.parse_args()
     if a.guided and a.stage != 1:
         ap.error('--guided is for stage 1 (the release guides stage 1 only)')
+    if a.changed_weight and a.stage != 2:
+        ap.error('--changed-weight is for stage 2 (its targets lie between parents)')
+    if a.changed_weight < 0:
+        ap.error('--changed-weight %g: expected K >= 0' % a.changed_weight)
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -176,6 +205,12 @@ def main():
     vocab = data.boi + 10                                          # TINY.md: 512 + P + 10
     cfg = config(a, vocab)
     model = cogvideo_torch.CogVideoTorch(cfg)
+    if a.init:
+        init, icfg = cogvideo_torch.load_sat(a.init)
+        if any(icfg[k] != cfg[k] for k in ('num_layers', 'hidden_size', 'num_attention_heads', 'vocab_size')):
+            ap.error('--init %s: its sizes differ from --layers/--hidden/--heads or the vocabulary' % a.init)
+        model.load_state_dict(init.state_dict())
+        model.train()
     n_par = sum(p.numel() for p in model.parameters())
     print('stage %d: %d layers, hidden %d, %d heads, vocab %d: %.2f M parameters'
           % (a.stage, a.layers, a.hidden, a.heads, vocab, n_par / 1e6), file=sys.stderr)
@@ -183,12 +218,13 @@ def main():
     other = [p for n, p in model.named_parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{'params': decay, 'weight_decay': 0.01}, {'params': other, 'weight_decay': 0.0}],
                             lr=a.lr, betas=(0.9, 0.95))
+    weight = changed_weight(a.changed_weight) if a.stage == 2 and a.changed_weight > 0 else None
     t0, avg = time.time(), None
     for step in range(a.steps):
         lr = a.lr * min(1.0, (step + 1) / a.warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / a.steps)))
         for g in opt.param_groups:
             g['lr'] = lr
-        loss = step_loss(model, data, a.stage, a.batch)
+        loss = step_loss(model, data, a.stage, a.batch, weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
