@@ -109,6 +109,28 @@ done
 gen "$R/s2" --stage 2 --tokens "$R/s1/tokens.npy"
 same_tokens "--stage 1 then --stage 2 --tokens == --stage both" "$R/t1/tokens.npy" "$R/s2/tokens.npy"
 
+# --stage1-config / --stage2-config: the file's keys over the model's settings
+printf '{"keyframes": 3}\n' >"$tmp/c1.json"
+check "--stage1-config {keyframes: 3}" $CV generate -m "$M" -p "$P" --seed 7 --stage 1 --stage1-config "$tmp/c1.json" \
+  --quiet -o "$R/c1"
+n=$((n + 1))
+head -c 128 "$R/c1/tokens.npy" | grep -q "'shape': (3, 400)" || fail "c1/tokens.npy is not [3, 400] (the config's keyframes)"
+printf '{"rounds": 1}\n' >"$tmp/c2.json"
+check "--stage2-config {rounds: 1}" $CV generate -m "$M" -p "$P" --seed 7 --stage 2 --tokens "$R/s1/tokens.npy" \
+  --stage2-config "$tmp/c2.json" --quiet -o "$R/c2"
+check "--rounds 1" $CV generate -m "$M" -p "$P" --seed 7 --stage 2 --tokens "$R/s1/tokens.npy" --rounds 1 --quiet -o "$R/r1"
+same_tokens "--stage2-config {rounds: 1} == --rounds 1" "$R/r1/tokens.npy" "$R/c2/tokens.npy"
+n=$((n + 1))
+grep -q "\"stage2_config\": \"$tmp/c2.json\"" "$R/c2/run.json" || fail "c2/run.json does not name the stage-2 config"
+printf '{"sampler.video.top_k": 0}\n' >"$tmp/bad.json"
+expect_error 1 "bad.json: key 'sampler.video.top_k'" "--stage2-config with top_k 0" -- \
+  $CV generate -m "$M" -p "$P" --stage 2 --tokens "$R/s1/tokens.npy" --stage2-config "$tmp/bad.json" -o "$R/bad"
+printf '{"temperature": 1}\n' >"$tmp/bad.json"
+expect_error 1 "unknown key 'temperature'" "--stage1-config with an unknown key" -- \
+  $CV generate -m "$M" -p "$P" --stage1-config "$tmp/bad.json" -o "$R/bad"
+expect_error 2 "stage 1 does not run" "--stage1-config with --stage 2" -- \
+  $CV generate -m "$M" -p "$P" --stage 2 --tokens "$R/s1/tokens.npy" --stage1-config "$tmp/c1.json" -o "$R/bad"
+
 # a prompt file: one run per line (empty lines skipped); prompt 0 draws what -p draws
 printf '%s\n\na blue square moves up on a black background\n' "$P" >"$tmp/prompts.txt"
 check "--prompt-file with 2 prompts" $CV generate -m "$M" --prompt-file "$tmp/prompts.txt" --seed 7 \
@@ -190,7 +212,7 @@ fi
 n=$((n + 1))
 ! ls -d "$R"/sig* >/dev/null 2>&1 || fail "SIGTERM left $(ls -d "$R"/sig*)"
 n=$((n + 1))
-left=$(ls "$R" | grep -v '^\(t1\|t2\|t1b\|b3\|b3s1\|b3s2\|mj\|s1\|s2\|b1only\|other\|pf\)$')
+left=$(ls "$R" | grep -v '^\(t1\|t2\|t1b\|b3\|b3s1\|b3s2\|mj\|s1\|s2\|b1only\|other\|pf\|c1\|c2\|r1\)$')
 [ -z "$left" ] || fail "failed runs left: $left"
 check "a previous run is replaced" $CV generate -m "$M" -p "$P" --first-frame-only --quiet -o "$R/s1"
 n=$((n + 1))

@@ -41,7 +41,8 @@ static void usage(FILE *out)
             "usage: cogvideo generate (-p PROMPT | --prompt-file FILE) [-m MODEL_DIR] [-o OUT_DIR]\n"
             "                         [--seed N] [--stage 1|2|both] [--rounds R] [--guidance ALPHA | --no-guidance]\n"
             "                         [--batch N] [--threads N] [--first-frame-only] [--tokens TOKENS.npy]\n"
-            "                         [--size N] [--pixel normalize|clamp] [--clusters LABELS.npy] [--quiet]\n"
+            "                         [--size N] [--pixel normalize|clamp] [--clusters LABELS.npy]\n"
+            "                         [--stage1-config FILE.json] [--stage2-config FILE.json] [--quiet]\n"
             "Text to video, as CogVideo's pipeline: stage 1 draws the first frame (CogView2 mode) and the\n"
             "keyframes after it; stage 2 interpolates R rounds (each doubles the frame rate); the VQVAE\n"
             "decodes every frame.  Writes OUT_DIR/frames/0000.png ..., video.gif, sheet.png, tokens.npy\n"
@@ -73,6 +74,9 @@ static void usage(FILE *out)
             "  --pixel MODE           normalize: per-frame min-max (the pipeline's save_image); clamp:\n"
             "                         clamp to [0, 1] (default: the VQVAE's, see convert-vqvae --pixel)\n"
             "  --clusters FILE        cluster labels .npy for the sampler, instead of the models'\n"
+            "  --stage1-config FILE   override the stage-1 model's pipeline settings with a JSON object of\n"
+            "                         convert --pipeline's keys, e.g. {\"sampler.video.temperature\": 0.3}\n"
+            "  --stage2-config FILE   the same for the stage-2 model (see cogvideo info for the keys)\n"
             "  --compat-guider-bug    guided stage 2 as the original (its bug 3: frames misplaced)\n"
             "  --dump DIR             for tests: sample 0's sequences and some sampler inputs per phase\n"
             "  --quiet                no progress on stderr\n",
@@ -81,6 +85,7 @@ static void usage(FILE *out)
 
 typedef struct {
     const char *prompt, *prompt_file, *model_dir, *out, *tokens, *clusters, *dump;
+    const char *config1, *config2; /* --stage1-config, --stage2-config */
     uint64_t seed;
     int stage; /* 1, 2, or 3 = both */
     int rounds, guidance, batch, threads, size, max_jobs;
@@ -109,6 +114,8 @@ static const char **str_flag(gen_args *a, const char *f)
            : !strcmp(f, "--tokens")                   ? &a->tokens
            : !strcmp(f, "--clusters")                 ? &a->clusters
            : !strcmp(f, "--dump")                     ? &a->dump
+           : !strcmp(f, "--stage1-config")            ? &a->config1
+           : !strcmp(f, "--stage2-config")            ? &a->config2
                                                       : NULL;
 }
 
@@ -166,6 +173,11 @@ static int check_args(const gen_args *a)
         return cv_cli_fail(CV_EXIT_USAGE, "--tokens resumes one prompt's run: use -p, not --prompt-file");
     if (a->first_only && a->stage == 2)
         return cv_cli_fail(CV_EXIT_USAGE, "--first-frame-only is a stage-1 option (not with --stage 2)");
+    if (a->config1 && a->stage == 2)
+        return cv_cli_fail(CV_EXIT_USAGE, "--stage1-config: stage 1 does not run with --stage 2");
+    if (a->config2 && (a->stage == 1 || a->first_only))
+        return cv_cli_fail(CV_EXIT_USAGE, "--stage2-config: stage 2 does not run with %s",
+                           a->stage == 1 ? "--stage 1" : "--first-frame-only");
     if (a->dump && a->prompt_file)
         return cv_cli_fail(CV_EXIT_USAGE, "--dump records one prompt's run: use -p");
     return CV_EXIT_OK;
@@ -354,6 +366,14 @@ static cv_status check_vqvae(const gen_models *m, const cv_pipeline_stage *st, c
     return CV_OK;
 }
 
+/* --stage1-config / --stage2-config: the model's settings, then the file's
+ * keys over them (the same keys and checks as convert --pipeline). */
+static cv_status override_config(cv_pipeline_stage *st, const char *path, cv_error *err)
+{
+    cv_status s = cv_pipeline_config_load_json(&st->cfg, path, err);
+    return s ? s : cv_pipeline_config_check(&st->cfg, path, err);
+}
+
 static cv_status load_models(const gen_args *a, gen_models *m, cv_error *err)
 {
     memset(m, 0, sizeof *m);
@@ -362,8 +382,12 @@ static cv_status load_models(const gen_args *a, gen_models *m, cv_error *err)
         s = cv_tokenizer_load(m->path_tok, NULL, &m->tok, err);
     if (!s && m->use_s1)
         s = cv_pipeline_stage_open(m->path_s1, 1, a->clusters, &m->s1, err);
+    if (!s && m->use_s1 && a->config1)
+        s = override_config(&m->s1, a->config1, err);
     if (!s && m->use_s2)
         s = cv_pipeline_stage_open(m->path_s2, 2, a->clusters, &m->s2, err);
+    if (!s && m->use_s2 && a->config2)
+        s = override_config(&m->s2, a->config2, err);
     if (!s)
         s = cv_vqvae_load(m->path_vq, &m->vq, err);
     for (int i = 0; i < 2 && !s; i++) {
@@ -712,7 +736,8 @@ static cv_status write_run_json(const gen_run *r, const char *dir, const prompt_
         json_array_append_new(times, times_json(&t[i]));
     }
     const bool g1 = m->use_s1 && guided(a, &m->s1), g2 = m->use_s2 && guided(a, &m->s2);
-    json_t *j = json_pack("{s:s, s:o, s:s, s:s, s:i, s:i, s:i, s:b, s:{s:b, s:b, s:f}, s:i, s:s*, s:f, s:s, s:o, s:o}",
+    json_t *j = json_pack("{s:s, s:o, s:s, s:s, s:i, s:i, s:i, s:b, s:{s:b, s:b, s:f}, s:i, s:s*, s:f, s:s, s:s*, "
+                          "s:s*, s:o, s:o}",
                           "cogvideo", cv_version(), "prompts", prompts, "seed", seed, "stage",
                           a->stage == 3 ? "both" : a->stage == 1 ? "1" : "2", "batch", a->batch, "max_jobs",
                           r->po.max_jobs, "rounds", r->rounds,
@@ -720,7 +745,9 @@ static cv_status write_run_json(const gen_run *r, const char *dir, const prompt_
                           a->alpha >= 0 ? (double)a->alpha : (double)config_of(m)->guidance_alpha, "threads",
                           a->threads, "tokens", a->tokens, "fps",
                           cv_pipeline_fps(config_of(m), t[0].frames), "pixel",
-                          pixel_mode(r) == CV_PIXEL_CLAMP ? "clamp" : "normalize", "models", models, "timings", times);
+                          pixel_mode(r) == CV_PIXEL_CLAMP ? "clamp" : "normalize", "stage1_config",
+                          m->use_s1 ? a->config1 : NULL, "stage2_config", m->use_s2 ? a->config2 : NULL, "models",
+                          models, "timings", times);
     char *path = gen_path(dir, "run.json");
     if (!s && (!j || !path || json_dump_file(j, path, JSON_INDENT(2))))
         s = cv_error_set(err, CV_ERR_IO, "%s: cannot write run.json", dir);
