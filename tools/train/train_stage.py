@@ -218,7 +218,7 @@ def main():
     other = [p for n, p in model.named_parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{'params': decay, 'weight_decay': 0.01}, {'params': other, 'weight_decay': 0.0}],
                             lr=a.lr, betas=(0.9, 0.95))
-    weight = changed_weight(a.changed_weight) if a.stage == 2 and a.changed_weight > 0 else None
+    weight = changed_weight(a.changed_weight) if a.changed_weight > 0 else None      # stage 2 only (checked above)
     t0, avg = time.time(), None
     for step in range(a.steps):
         lr = a.lr * min(1.0, (step + 1) / a.warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / a.steps)))

@@ -52,10 +52,10 @@ def main():
     n = 0
     for idx, item in enumerate(ev.load_prompts(a.prompts)):
         for seed in a.seeds:
-            spec = td.spec_from_attrs(item['attrs'], td.clip_rng(seed, 100000 + idx))
+            spec = ev.truth_spec(idx, item, seed)
             frames = td.render(spec, [td.TIMES[k] for k in keys])
             ids = vqvae.encode(frames, model).reshape(len(keys), -1)
-            np.save(os.path.join(a.out, 'p%03d-s%d.npy' % (idx, seed)), ids.astype(np.int64))
+            np.save(ev.keyframes_file(a.out, idx, seed), ids.astype(np.int64))
             n += 1
     print('truth_keyframes: %d clips -> %s' % (n, a.out), file=sys.stderr)
 
