@@ -128,6 +128,11 @@ expect_error 1 "bad.json: key 'sampler.video.top_k'" "--stage2-config with top_k
 printf '{"temperature": 1}\n' >"$tmp/bad.json"
 expect_error 1 "unknown key 'temperature'" "--stage1-config with an unknown key" -- \
   $CV generate -m "$M" -p "$P" --stage1-config "$tmp/bad.json" -o "$R/bad"
+printf '{"rounds": ' >"$tmp/bad.json"
+expect_error 1 "bad.json: .*(line 1)" "--stage2-config with a truncated JSON file" -- \
+  $CV generate -m "$M" -p "$P" --stage 2 --tokens "$R/s1/tokens.npy" --stage2-config "$tmp/bad.json" -o "$R/bad"
+expect_error 1 "nope.json: No such file" "--stage2-config with a missing file" -- \
+  $CV generate -m "$M" -p "$P" --stage2-config "$tmp/nope.json" -o "$R/bad"
 expect_error 2 "stage 1 does not run" "--stage1-config with --stage 2" -- \
   $CV generate -m "$M" -p "$P" --stage 2 --tokens "$R/s1/tokens.npy" --stage1-config "$tmp/c1.json" -o "$R/bad"
 
