@@ -451,14 +451,18 @@ static const char *stop_signal_name(int sig)
     return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP" : "a signal";
 }
 
-/* Dies of the pending signal (default action), after the one-line message. */
-static void reraise_stop_signal(const sigset_t *set)
+/* Dies of the stop signal sig (default action), after the one-line
+ * message.  raise() as well as unblocking: while an OpenBLAS thread is in
+ * defer_stop_signal the signal is briefly not pending at all. */
+static void reraise_stop_signal(const sigset_t *set, int sig)
 {
-    const int sig = pending_stop_signal(set);
+    if (!sig)
+        sig = pending_stop_signal(set);
     if (!sig)
         return;
     signal(sig, SIG_DFL);
-    sigprocmask(SIG_UNBLOCK, set, NULL); /* delivered here */
+    sigprocmask(SIG_UNBLOCK, set, NULL); /* delivered here if pending */
+    raise(sig);
 }
 
 /* The pipeline's three callbacks share one ctx. */
@@ -466,13 +470,16 @@ typedef struct {
     gen_progress *prog;
     gen_dump *dump;
     const sigset_t *stop; /* blocked stop signals, polled */
+    int sig;              /* the stop signal seen, kept: see reraise_stop_signal */
 } gen_hooks;
 
 static bool hook_progress(void *c, const cv_pipeline_progress *p)
 {
     gen_hooks *h = c;
     gen_progress_step(h->prog, p);
-    return !pending_stop_signal(h->stop);
+    if (!h->sig)
+        h->sig = pending_stop_signal(h->stop);
+    return !h->sig;
 }
 
 static void hook_probe(void *c, const cv_pipeline_probe *p)
@@ -853,14 +860,14 @@ static cv_status run_all(gen_run *r, const prompt_list *p, const char *top, gen_
     return s;
 }
 
-static cv_status generate(gen_args *a, const sigset_t *stop, cv_error *err)
+static cv_status generate(gen_args *a, const sigset_t *stop, int *sig_seen, cv_error *err)
 {
     prompt_list p = {0};
     gen_models m = {0};
     gen_run r = {0};
     gen_outdir od = {0};
     gen_dump dump = {0};
-    gen_hooks hooks = {&r.prog, NULL, stop};
+    gen_hooks hooks = {&r.prog, NULL, stop, 0};
     int64_t *resume = NULL;
     gen_times *t = NULL;
     cv_status s = load_prompts(a, &p, err);
@@ -886,7 +893,8 @@ static cv_status generate(gen_args *a, const sigset_t *stop, cv_error *err)
         *err = dump.err, s = dump.status;
     if (!s)
         s = write_run_json(&r, od.tmp, &p, t, err);
-    const int sig = pending_stop_signal(stop);
+    const int sig = hooks.sig ? hooks.sig : pending_stop_signal(stop);
+    *sig_seen = sig;
     if (!s && sig) /* arrived while decoding or writing */
         s = CV_ERR_CANCELLED;
     if (s == CV_ERR_CANCELLED)
@@ -917,9 +925,10 @@ int cv_cmd_generate(int argc, char **argv)
     cv_error err;
     sigset_t stop;
     block_stop_signals(&stop);
-    cv_status s = generate(&a, &stop, &err);
+    int sig = 0;
+    cv_status s = generate(&a, &stop, &sig, &err);
     rc = s ? cv_cli_fail(cv_cli_exit_for(s), "%s", err.msg) : CV_EXIT_OK;
     if (s == CV_ERR_CANCELLED)
-        reraise_stop_signal(&stop);
+        reraise_stop_signal(&stop, sig);
     return rc;
 }
