@@ -451,13 +451,12 @@ static const char *stop_signal_name(int sig)
     return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP" : "a signal";
 }
 
-/* Dies of the stop signal sig (default action), after the one-line
- * message.  raise() as well as unblocking: while an OpenBLAS thread is in
- * defer_stop_signal the signal is briefly not pending at all. */
+/* Dies of the stop signal sig (generate's: the one the hook saw, else the
+ * pending one), after the one-line message.  raise() as well as
+ * unblocking: while an OpenBLAS thread is in defer_stop_signal the signal
+ * is briefly not pending at all. */
 static void reraise_stop_signal(const sigset_t *set, int sig)
 {
-    if (!sig)
-        sig = pending_stop_signal(set);
     if (!sig)
         return;
     signal(sig, SIG_DFL);
