@@ -1094,7 +1094,10 @@ static void q8_fill(rng_t *r, int g, float *x, size_t n, int emax)
 /* The reference quantizer's block against its definition, in double:
  * d = amax / 127 to within one rounding (d = 0 iff that is below FLT_MIN),
  * |q| <= 127, q within 1/2 (+ the float product's rounding) of x / d, ties
- * (x / d exactly n + 1/2) to even; non-finite blocks d = NaN, q = 0. */
+ * to even; non-finite blocks d = NaN, q = 0.  A tie is judged on the float
+ * product x * (1/d) the kernel is specified to round, not on the exact
+ * x / d: when x / d is exactly n + 1/2 the product may round above it, and
+ * then n + 1 is right even if odd. */
 static const char *q8_block_wrong(const float *x, const cv_block_q8x *q)
 {
     double amax = 0;
@@ -1113,11 +1116,13 @@ static const char *q8_block_wrong(const float *x, const cv_block_q8x *q)
         return dx < (double)FLT_MIN * (1 + 0x1p-23) && zero ? NULL : "d = 0 for a normal amax / 127";
     if (!(fabs(d - dx) <= dx * 0x1p-24) || d < (double)FLT_MIN)
         return "d is not amax / 127 rounded once";
+    const float id = 1.0f / q->d;
     for (size_t j = 0; j < CV_QK8_0; j++) {
         const double v = x[j] / d, err = fabs(v - q->qs[j]);
         if (q->qs[j] < -127 || err > 0.5 + 0x1p-15)
             return "q is not x / d rounded to nearest";
-        if (err == 0.5 && (q->qs[j] & 1))
+        const float p = x[j] * id;
+        if (fabs((double)p - q->qs[j]) == 0.5 && (q->qs[j] & 1))
             return "a tie not rounded to even";
     }
     return NULL;
