@@ -110,11 +110,14 @@ gen "$R/s2" --stage 2 --tokens "$R/s1/tokens.npy"
 same_tokens "--stage 1 then --stage 2 --tokens == --stage both" "$R/t1/tokens.npy" "$R/s2/tokens.npy"
 
 # --stage1-config / --stage2-config: the file's keys over the model's settings
-printf '{"keyframes": 3}\n' >"$tmp/c1.json"
-check "--stage1-config {keyframes: 3}" $CV generate -m "$M" -p "$P" --seed 7 --stage 1 --stage1-config "$tmp/c1.json" \
-  --quiet -o "$R/c1"
+printf '{"keyframes": 3, "guidance_alpha": 2.5}\n' >"$tmp/c1.json"
+check "--stage1-config {keyframes: 3, guidance_alpha: 2.5}" $CV generate -m "$M" -p "$P" --seed 7 --stage 1 \
+  --stage1-config "$tmp/c1.json" --quiet -o "$R/c1"
 n=$((n + 1))
 head -c 128 "$R/c1/tokens.npy" | grep -q "'shape': (3, 400)" || fail "c1/tokens.npy is not [3, 400] (the config's keyframes)"
+n=$((n + 1))
+tr -d ' \n' <"$R/c1/run.json" | grep -q '"guidance":{"stage1":2.5,"stage2":null}' ||
+  fail "c1/run.json does not record stage 1's alpha from the config (2.5) and stage 2 as not run"
 printf '{"rounds": 1}\n' >"$tmp/c2.json"
 check "--stage2-config {rounds: 1}" $CV generate -m "$M" -p "$P" --seed 7 --stage 2 --tokens "$R/s1/tokens.npy" \
   --stage2-config "$tmp/c2.json" --quiet -o "$R/c2"

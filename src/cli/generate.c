@@ -521,6 +521,11 @@ static bool guided(const gen_args *a, const cv_pipeline_stage *st)
     return a->guidance < 0 ? st->cfg.guided : a->guidance != 0;
 }
 
+static double alpha_of(const gen_args *a, const cv_pipeline_stage *st)
+{
+    return a->alpha >= 0 ? a->alpha : st->cfg.guidance_alpha;
+}
+
 /* Work units (rows x steps) of a whole prompt, for the ETA. */
 static double plan_units(const gen_run *r, int frames0)
 {
@@ -733,14 +738,16 @@ static cv_status write_run_json(const gen_run *r, const char *dir, const prompt_
         json_array_append_new(prompts, json_string(p->v[i]));
         json_array_append_new(times, times_json(&t[i]));
     }
-    const bool g1 = m->use_s1 && guided(a, &m->s1), g2 = m->use_s2 && guided(a, &m->s2);
-    json_t *j = json_pack("{s:s, s:o, s:s, s:s, s:i, s:i, s:i, s:b, s:{s:b, s:b, s:f}, s:i, s:s*, s:f, s:s, s:s*, "
+    /* Per stage, the alpha it was guided with (pipeline.c: --guidance over the
+     * model's guidance_alpha, after --stageN-config), null when unguided. */
+    json_t *g1 = m->use_s1 && guided(a, &m->s1) ? json_real(alpha_of(a, &m->s1)) : json_null();
+    json_t *g2 = m->use_s2 && guided(a, &m->s2) ? json_real(alpha_of(a, &m->s2)) : json_null();
+    json_t *j = json_pack("{s:s, s:o, s:s, s:s, s:i, s:i, s:i, s:b, s:{s:o, s:o}, s:i, s:s*, s:f, s:s, s:s*, "
                           "s:s*, s:o, s:o}",
                           "cogvideo", cv_version(), "prompts", prompts, "seed", seed, "stage",
                           a->stage == 3 ? "both" : a->stage == 1 ? "1" : "2", "batch", a->batch, "max_jobs",
                           r->po.max_jobs, "rounds", r->rounds,
-                          "first_frame_only", a->first_only, "guidance", "stage1", g1, "stage2", g2, "alpha",
-                          a->alpha >= 0 ? (double)a->alpha : (double)config_of(m)->guidance_alpha, "threads",
+                          "first_frame_only", a->first_only, "guidance", "stage1", g1, "stage2", g2, "threads",
                           a->threads, "tokens", a->tokens, "fps",
                           cv_pipeline_fps(config_of(m), t[0].frames), "pixel",
                           pixel_mode(r) == CV_PIXEL_CLAMP ? "clamp" : "normalize", "stage1_config",
