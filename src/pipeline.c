@@ -356,7 +356,7 @@ static cv_status run_fill(const cv_pipeline_stage *st, job_set *js, cv_fill_mode
                           cv_error *err)
 {
     const cv_hparams *hp = cv_model_hparams(st->model);
-    const float alpha = o->alpha >= 0 ? o->alpha : st->cfg.guidance_alpha;
+    const float alpha = cv_pipeline_alpha(st, o);
     /* the release: log_text_attention_weights = 0 when guided, else 1.4 */
     const cv_fill_opts fo = {.mode = mode, .log_w = guided ? 0.0f : st->cfg.log_text_weight, .alpha = alpha,
                              .compat_guider_bug = o->compat_guider_bug, .nthreads = o->nthreads,
@@ -392,9 +392,14 @@ static cv_status run_fill(const cv_pipeline_stage *st, job_set *js, cv_fill_mode
     return s;
 }
 
-static bool guided_for(const cv_pipeline_stage *st, int flag)
+bool cv_pipeline_guided(const cv_pipeline_stage *st, int flag)
 {
     return flag < 0 ? st->cfg.guided : flag != 0;
+}
+
+float cv_pipeline_alpha(const cv_pipeline_stage *st, const cv_pipeline_opts *o)
+{
+    return o->alpha >= 0 ? o->alpha : st->cfg.guidance_alpha;
 }
 
 /* Stage 1, first frame: every sample is one job of the same text. */
@@ -426,7 +431,7 @@ static cv_status keyframes(const cv_tokenizer *tok, const cv_pipeline_stage *s1,
                            uint32_t sample0, const cv_pipeline_opts *o, int64_t *frames, cv_error *err)
 {
     const int L = cv_model_hparams(s1->model)->frame_len, K = s1->cfg.keyframes;
-    const bool guided = guided_for(s1, o->guided1);
+    const bool guided = cv_pipeline_guided(s1, o->guided1);
     int64_t *text = NULL, *gt = NULL;
     int tl = 0, gtl = 0;
     job_set js = {0};
@@ -546,7 +551,7 @@ cv_status cv_pipeline_round(const cv_tokenizer *tok, const cv_pipeline_stage *s2
     if (batch < 1 || n < g || (n - 1) % (g - 1) != 0)
         return cv_error_set(err, CV_ERR_ARG, "stage 2: %d frames per sample (expected %d + a multiple of %d)", n, g,
                             g - 1);
-    const bool guided = guided_for(s2, o->guided2);
+    const bool guided = cv_pipeline_guided(s2, o->guided2);
     const int jps = (n - 1) / (g - 1);
     int64_t *text = NULL, *gt = NULL;
     int tl = 0, gtl = 0;

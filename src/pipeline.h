@@ -108,6 +108,12 @@ typedef struct {
 
 void cv_pipeline_opts_default(cv_pipeline_opts *o);
 
+/* The guidance a stage's fills use: on or off (flag: o->guided1 / guided2,
+ * -1 the model's default) and alpha (o->alpha over the model's): the
+ * pipeline's own rules, for callers that plan or report a run. */
+bool cv_pipeline_guided(const cv_pipeline_stage *st, int flag);
+float cv_pipeline_alpha(const cv_pipeline_stage *st, const cv_pipeline_opts *o);
+
 /* Checks that the tokenizer fits the model (same image-token offset,
  * <start_of_image> and <n> at the model's ids, every text id inside the
  * vocabulary): otherwise the prompt would embed to zeros silently. */

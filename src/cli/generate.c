@@ -518,12 +518,7 @@ typedef struct {
 
 static bool guided(const gen_args *a, const cv_pipeline_stage *st)
 {
-    return a->guidance < 0 ? st->cfg.guided : a->guidance != 0;
-}
-
-static double alpha_of(const gen_args *a, const cv_pipeline_stage *st)
-{
-    return a->alpha >= 0 ? a->alpha : st->cfg.guidance_alpha;
+    return cv_pipeline_guided(st, a->guidance); /* --guidance sets po.guided1 and guided2 alike */
 }
 
 /* Work units (rows x steps) of a whole prompt, for the ETA. */
@@ -738,10 +733,10 @@ static cv_status write_run_json(const gen_run *r, const char *dir, const prompt_
         json_array_append_new(prompts, json_string(p->v[i]));
         json_array_append_new(times, times_json(&t[i]));
     }
-    /* Per stage, the alpha it was guided with (pipeline.c: --guidance over the
-     * model's guidance_alpha, after --stageN-config), null when unguided. */
-    json_t *g1 = m->use_s1 && guided(a, &m->s1) ? json_real(alpha_of(a, &m->s1)) : json_null();
-    json_t *g2 = m->use_s2 && guided(a, &m->s2) ? json_real(alpha_of(a, &m->s2)) : json_null();
+    /* Per stage, the alpha it was guided with (after --stageN-config), null
+     * when unguided. */
+    json_t *g1 = m->use_s1 && guided(a, &m->s1) ? json_real(cv_pipeline_alpha(&m->s1, &r->po)) : json_null();
+    json_t *g2 = m->use_s2 && guided(a, &m->s2) ? json_real(cv_pipeline_alpha(&m->s2, &r->po)) : json_null();
     json_t *j = json_pack("{s:s, s:o, s:s, s:s, s:i, s:i, s:i, s:b, s:{s:o, s:o}, s:i, s:s*, s:f, s:s, s:s*, "
                           "s:s*, s:o, s:o}",
                           "cogvideo", cv_version(), "prompts", prompts, "seed", seed, "stage",
