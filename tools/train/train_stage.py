@@ -3,6 +3,7 @@
 
   train_stage.py --stage 1|2 --data TOKENS.npz --out SAT_DIR [--steps N]
                  [--layers L --hidden H --heads A --batch B --lr LR --seed S --threads T]
+                 [--motion-weight MOTION=W ...]   (stage 1: draw MOTION's clips W x as often)
 
 TOKENS.npz comes from prepare.py.  The objectives are the original's
 (CogVideo paper §3; the sequences are exactly those `cogvideo generate`
@@ -37,7 +38,9 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, '..', 'tinydata'))
 import cogvideo_torch  # noqa: E402
+from tinydata import MOTIONS  # noqa: E402
 
 FRAME = 64            # tokens per frame (8 x 8)
 KEY_STEP = 8          # 4 s in units of 0.5 s (the clip's frame spacing)
@@ -46,9 +49,15 @@ KEY_STEP = 8          # 4 s in units of 0.5 s (the clip's frame spacing)
 class Batches:
     """Draws training sequences from TOKENS.npz with a seeded numpy RNG."""
 
-    def __init__(self, path, rng, guided=False, uncond=0.0):
+    def __init__(self, path, rng, guided=False, uncond=0.0, motion_weight=None):
         d = np.load(path, allow_pickle=False)
         self.frames = d['frames'].astype(np.int64)
+        # Keyframe clips drawn in proportion to their motion's weight (None:
+        # uniformly, with rng.integers as before, so old recipes replay).
+        self.p = None
+        if motion_weight:
+            w = np.array([motion_weight.get(s['motion'], 1.0) for s in json.loads(str(d['specs']))])
+            self.p = w / w.sum()
         self.boi = int(d['boi'])
         self.phrasings = json.loads(str(d['phrasings']))
         self.text = {p: d['text_' + p] for p in self.phrasings}
@@ -73,12 +82,15 @@ class Batches:
             seq[b, :len(r)] = torch.from_numpy(r)
         return seq, torch.tensor(tls, dtype=torch.long)
 
-    def _batch(self, B, one):
+    def _batch(self, B, one, weighted=False):
         """B sequences text + BOI + frames; one(i) gives clip i's text ids
         and the indices of its frames (in model-frame order)."""
         rows, tls = [], []
         for _ in range(B):
-            i = self.rng.integers(len(self.frames))
+            if weighted and self.p is not None:
+                i = self.rng.choice(len(self.frames), p=self.p)
+            else:
+                i = self.rng.integers(len(self.frames))
             text, times = one(i)
             rows.append(np.concatenate([text, [self.boi]] + [self.frames[i, k] for k in times]))
             tls.append(len(text))
@@ -94,7 +106,7 @@ class Batches:
 
     def keyframes(self, B):
         return self._batch(B, lambda i: (np.concatenate([self.dur['4.0'], self._keyframe_text(i)]),
-                                         [k * KEY_STEP for k in range(5)]))
+                                         [k * KEY_STEP for k in range(5)]), weighted=True)
 
     def _interpolation_job(self, i):
         r = self.rng.integers(3)                   # round 0, 1, 2
@@ -190,6 +202,8 @@ def main():
     ap.add_argument('--uncond', type=float, default=0.1, help='with --guided: share of guider-text keyframe sequences')
     ap.add_argument('--changed-weight', type=float, default=0.0, metavar='K',
                     help='stage 2: weight 1 + K on target tokens that differ from both parents\' (default 0)')
+    ap.add_argument('--motion-weight', action='append', default=[], metavar='MOTION=W',
+                    help='stage 1: draw keyframe clips of MOTION W times as often (repeatable; default 1 each)')
     ap.add_argument('--init', metavar='SAT_DIR', help='start from this checkpoint (same sizes) instead of random weights')
     a = ap.parse_args()
     if a.guided and a.stage != 1:
@@ -199,9 +213,21 @@ def main():
     if a.changed_weight < 0:
         ap.error('--changed-weight %g: expected K >= 0' % a.changed_weight)
 
+    mw = {}
+    for item in a.motion_weight:
+        m, _, w = item.partition('=')
+        try:
+            mw[m] = float(w)
+        except ValueError:
+            ap.error('--motion-weight %s: expected MOTION=W, W a number' % item)
+        if m not in MOTIONS or not mw[m] > 0:
+            ap.error('--motion-weight %s: expected one of %s and W > 0' % (item, ', '.join(MOTIONS)))
+    if mw and a.stage != 1:
+        ap.error('--motion-weight is for stage 1 (its keyframes carry the motion)')
+
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
-    data = Batches(a.data, np.random.default_rng(a.seed), a.guided, a.uncond if a.guided else 0.0)
+    data = Batches(a.data, np.random.default_rng(a.seed), a.guided, a.uncond if a.guided else 0.0, mw)
     vocab = data.boi + 10                                          # TINY.md: 512 + P + 10
     cfg = config(a, vocab)
     model = cogvideo_torch.CogVideoTorch(cfg)
