@@ -32,6 +32,15 @@ export top_srcdir="$SRC"
 PYTHONDONTWRITEBYTECODE=1   # no __pycache__ in the source tree
 export PYTHONDONTWRITEBYTECODE
 
+# train_stage.py --motion-weight: bad values are refused before any data is read.
+TS="$SRC/tools/train/train_stage.py --data $tmp/none.npz --out $tmp/none"
+for bad in foo=2 shrink=x shrink=0 shrink=inf; do
+  expect 2 "train_stage.py --motion-weight $bad" -- "$PY" $TS --stage 1 --motion-weight "$bad" &&
+    contains "$tmp/err" "error: --motion-weight $bad: expected"
+done
+expect 2 "train_stage.py --motion-weight with --stage 2" -- "$PY" $TS --stage 2 --motion-weight shrink=2 &&
+  contains "$tmp/err" "error: --motion-weight is for stage 1"
+
 check "torch_agree.py make (random tiny models, save_sat, forward_teacher)" \
   "$PY" "$SRC/tests/torch_agree.py" make "$tmp/d" || { finish; exit 1; }
 cat "$tmp/log"

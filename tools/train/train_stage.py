@@ -82,15 +82,16 @@ class Batches:
             seq[b, :len(r)] = torch.from_numpy(r)
         return seq, torch.tensor(tls, dtype=torch.long)
 
-    def _batch(self, B, one, weighted=False):
+    def _batch(self, B, one, p=None):
         """B sequences text + BOI + frames; one(i) gives clip i's text ids
-        and the indices of its frames (in model-frame order)."""
+        and the indices of its frames (in model-frame order); clips drawn
+        with probabilities p, or uniformly."""
         rows, tls = [], []
         for _ in range(B):
-            if weighted and self.p is not None:
-                i = self.rng.choice(len(self.frames), p=self.p)
-            else:
+            if p is None:
                 i = self.rng.integers(len(self.frames))
+            else:
+                i = self.rng.choice(len(self.frames), p=p)
             text, times = one(i)
             rows.append(np.concatenate([text, [self.boi]] + [self.frames[i, k] for k in times]))
             tls.append(len(text))
@@ -106,7 +107,7 @@ class Batches:
 
     def keyframes(self, B):
         return self._batch(B, lambda i: (np.concatenate([self.dur['4.0'], self._keyframe_text(i)]),
-                                         [k * KEY_STEP for k in range(5)]), weighted=True)
+                                         [k * KEY_STEP for k in range(5)]), self.p)
 
     def _interpolation_job(self, i):
         r = self.rng.integers(3)                   # round 0, 1, 2
@@ -220,8 +221,8 @@ def main():
             mw[m] = float(w)
         except ValueError:
             ap.error('--motion-weight %s: expected MOTION=W, W a number' % item)
-        if m not in MOTIONS or not mw[m] > 0:
-            ap.error('--motion-weight %s: expected one of %s and W > 0' % (item, ', '.join(MOTIONS)))
+        if m not in MOTIONS or not 0 < mw[m] < math.inf:
+            ap.error('--motion-weight %s: expected one of %s and a finite W > 0' % (item, ', '.join(MOTIONS)))
     if mw and a.stage != 1:
         ap.error('--motion-weight is for stage 1 (its keyframes carry the motion)')
 
