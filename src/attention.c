@@ -147,18 +147,31 @@ static const float *key_row(const cv_attn_src *s, const cv_key_query *q, const c
     return (value ? s->v_old : s->k_old) + (size_t)slot * (size_t)hp->hidden;
 }
 
+/* Rows of one task: at most ROW_BLOCK consecutive query rows of a job.  In
+ * NAR calls (prefill) runs of them have the same key list (the rows of one
+ * Swin window, of one frame in the base channel), and a run is attended key
+ * by key for all its rows, so that a key's K and V rows are read from
+ * memory once per run instead of once per row (they stay in L1 across the
+ * run).  Each row still gets exactly attend_row's operations in attend_row's
+ * order, so its result does not depend on the run it falls in. */
+enum { ROW_BLOCK = 8 };
+
 /* Per-thread scratch of cv_attention. */
 typedef struct {
-    int *keys;             /* [call_end] */
-    float *sc;             /* [heads][call_end] scores, then weights */
-    float *qs, *tmp;       /* [hidden] scaled query, [heads] */
+    int *keys;             /* [ROW_BLOCK][cap] the key lists of a task's rows */
+    int nk[ROW_BLOCK];     /* their lengths */
+    bool bias[ROW_BLOCK];  /* their text-bias flags */
+    float *sc;             /* [ROW_BLOCK][heads][cap] scores, then weights */
+    float *qs, *tmp;       /* [ROW_BLOCK][hidden] scaled queries, [heads] */
+    int cap;
 } scratch;
 
 static bool scratch_alloc(scratch *w, const cv_hparams *hp, int cap)
 {
-    w->keys = malloc((size_t)cap * sizeof *w->keys);
-    w->sc = malloc((size_t)hp->heads * (size_t)cap * sizeof *w->sc);
-    w->qs = malloc((size_t)hp->hidden * sizeof *w->qs);
+    w->cap = cap;
+    w->keys = malloc((size_t)ROW_BLOCK * (size_t)cap * sizeof *w->keys);
+    w->sc = malloc((size_t)ROW_BLOCK * (size_t)hp->heads * (size_t)cap * sizeof *w->sc);
+    w->qs = malloc((size_t)ROW_BLOCK * (size_t)hp->hidden * sizeof *w->qs);
     w->tmp = malloc((size_t)hp->heads * sizeof *w->tmp);
     return w->keys && w->sc && w->qs && w->tmp;
 }
@@ -171,45 +184,110 @@ static void scratch_free(scratch *w)
     free(w->tmp);
 }
 
-/* One query row, heads [h0, h1): one mhdot and one mhaxpy call per key
- * cover all those heads (a head's result does not depend on the others). */
+/* Query rows q->p .. q->p + n - 1, heads [h0, h1), all with the key list
+ * keys[0..nk) and text-bias flag `bias`; row b's output at out + b * ldout.
+ * One mhdot and one mhaxpy call per (key, row) cover all those heads (a
+ * head's result does not depend on the others). */
+static void attend_rows(const cv_hparams *hp, const cv_kernels *kt, const cv_key_query *q, int n,
+                        const int *keys, int nk, bool bias, const cv_attn_src *s, float log_w, int h0,
+                        int h1, scratch *w, float *out, size_t ldout)
+{
+    const size_t dh = (size_t)hp->head_dim, nh = (size_t)(h1 - h0), off = (size_t)h0 * dh;
+    const size_t hid = (size_t)hp->hidden, ssz = nh * (size_t)nk;
+    const float scale = sqrtf((float)dh);
+    for (int b = 0; b < n; b++) {
+        const float *qrow = s->q + (size_t)(q->p + b - q->call_start) * s->ld_new + off;
+        for (size_t i = 0; i < nh * dh; i++)
+            w->qs[(size_t)b * hid + i] = qrow[i] / scale; /* SAT: (q / sqrt(dh)) @ k^T */
+    }
+    for (int j = 0; j < nk; j++) {
+        const float *krow = key_row(s, q, hp, keys[j], false) + off;
+        const float bj = bias && keys[j] < q->text_len ? log_w : 0.0f;
+        for (int b = 0; b < n; b++) {
+            float *sc = w->sc + (size_t)b * ssz;
+            kt->mhdot_f32(w->tmp, w->qs + (size_t)b * hid, krow, nh, dh);
+            for (size_t h = 0; h < nh; h++)
+                sc[h * (size_t)nk + (size_t)j] = bj != 0.0f ? w->tmp[h] + bj : w->tmp[h];
+        }
+    }
+    for (int b = 0; b < n; b++) {
+        for (size_t h = 0; h < nh; h++)
+            kt->softmax_f32(w->sc + (size_t)b * ssz + h * (size_t)nk, (size_t)nk);
+        memset(out + (size_t)b * ldout + off, 0, nh * dh * sizeof *out);
+    }
+    for (int j = 0; j < nk; j++) {
+        const float *vrow = key_row(s, q, hp, keys[j], true) + off;
+        for (int b = 0; b < n; b++) {
+            const float *sc = w->sc + (size_t)b * ssz;
+            for (size_t h = 0; h < nh; h++)
+                w->tmp[h] = sc[h * (size_t)nk + (size_t)j];
+            kt->mhaxpy_f32(out + (size_t)b * ldout + off, w->tmp, vrow, nh, dh);
+        }
+    }
+}
+
+/* Rows r0 .. r0 + n - 1 (n <= ROW_BLOCK) of a job, all heads: each run of
+ * consecutive rows with equal key lists is attended together. */
+static void attend_block(const cv_hparams *hp, const cv_kernels *kt, const cv_attn_job *jb, int r0, int n,
+                         scratch *w)
+{
+    cv_key_query q = jb->q;
+    for (int b = 0; b < n; b++) {
+        q.p = q.call_start + r0 + b;
+        if (q.channel == 1 && q.p < q.text_len)
+            w->nk[b] = -1; /* text queries have no plus channel: skipped */
+        else
+            w->nk[b] = cv_model_keys(hp, &q, w->keys + (size_t)b * w->cap, &w->bias[b]);
+    }
+    for (int b = 0, e = 1; b < n; b = e) {
+        const int *kb = w->keys + (size_t)b * w->cap;
+        if (w->nk[b] < 0) {
+            e = b + 1;
+            continue;
+        }
+        for (e = b + 1; e < n && w->nk[e] == w->nk[b] && w->bias[e] == w->bias[b] &&
+                        !memcmp(w->keys + (size_t)e * w->cap, kb, (size_t)w->nk[b] * sizeof *kb);
+             e++)
+            ;
+        q.p = q.call_start + r0 + b;
+        attend_rows(hp, kt, &q, e - b, kb, w->nk[b], w->bias[b], &jb->src, jb->log_w, 0, hp->heads, w,
+                    jb->ctx + (size_t)(r0 + b) * jb->ldctx, jb->ldctx);
+    }
+}
+
+/* One query row, heads [h0, h1). */
 static void attend_row(const cv_hparams *hp, const cv_kernels *kt, const cv_key_query *q, const cv_attn_src *s,
                        float log_w, int h0, int h1, scratch *w, float *out)
 {
     bool bias;
     const int nk = cv_model_keys(hp, q, w->keys, &bias);
-    const size_t dh = (size_t)hp->head_dim, nh = (size_t)(h1 - h0), off = (size_t)h0 * dh;
-    const float *qrow = s->q + (size_t)(q->p - q->call_start) * s->ld_new + off;
-    const float scale = sqrtf((float)dh);
-    for (size_t i = 0; i < nh * dh; i++)
-        w->qs[i] = qrow[i] / scale; /* SAT: (q / sqrt(dh)) @ k^T */
-    for (int j = 0; j < nk; j++) {
-        kt->mhdot_f32(w->tmp, w->qs, key_row(s, q, hp, w->keys[j], false) + off, nh, dh);
-        const float b = bias && w->keys[j] < q->text_len ? log_w : 0.0f;
-        for (size_t h = 0; h < nh; h++)
-            w->sc[h * (size_t)nk + (size_t)j] = b != 0.0f ? w->tmp[h] + b : w->tmp[h];
-    }
-    for (size_t h = 0; h < nh; h++)
-        kt->softmax_f32(w->sc + h * (size_t)nk, (size_t)nk);
-    memset(out + off, 0, nh * dh * sizeof *out);
-    for (int j = 0; j < nk; j++) {
-        for (size_t h = 0; h < nh; h++)
-            w->tmp[h] = w->sc[h * (size_t)nk + (size_t)j];
-        kt->mhaxpy_f32(out + off, w->tmp, key_row(s, q, hp, w->keys[j], true) + off, nh, dh);
-    }
+    attend_rows(hp, kt, q, 1, w->keys, nk, bias, s, log_w, h0, h1, w, out, 0);
 }
 
-/* Work items: rows x head groups.  With few rows in all (AR decode of one
- * or two sequences) each row is split into head groups so that every
- * thread has work; the split does not change any head's result. */
+/* Work items: with few rows in all (AR decode of one or two sequences)
+ * rows x head groups, each row split into head groups so that every thread
+ * has work (the split does not change any head's result); otherwise blocks
+ * of ROW_BLOCK rows of a job. */
 static int head_groups(const cv_hparams *hp, int rows)
 {
     return rows >= 4 ? 1 : hp->heads < 8 ? hp->heads : 8;
 }
 
-/* Task t of the jobs' rows x G head groups: its job and row in that job. */
+static int job_blocks(const cv_attn_job *jb)
+{
+    return (jb->n + ROW_BLOCK - 1) / ROW_BLOCK;
+}
+
+/* Task t of the jobs' rows x G head groups (G > 1) or blocks (G == 1): its
+ * job and first row in that job. */
 static const cv_attn_job *task_job(const cv_attn_job *jobs, int t, int G, int *row)
 {
+    if (G == 1) {
+        while (t >= job_blocks(jobs))
+            t -= job_blocks(jobs++);
+        *row = t * ROW_BLOCK;
+        return jobs;
+    }
     int r = t / G;
     while (r >= jobs->n)
         r -= (jobs++)->n;
@@ -220,12 +298,13 @@ static const cv_attn_job *task_job(const cv_attn_job *jobs, int t, int G, int *r
 cv_status cv_attention_jobs(const cv_hparams *hp, const cv_attn_job *jobs, int njobs, int nthreads)
 {
     const cv_kernels *kt = cv_kernels_get();
-    int rows = 0, cap = 1, failed = 0;
+    int rows = 0, blocks = 0, cap = 1, failed = 0;
     for (int j = 0; j < njobs; j++) {
         rows += jobs[j].n;
+        blocks += job_blocks(&jobs[j]);
         cap = jobs[j].q.call_end > cap ? jobs[j].q.call_end : cap;
     }
-    const int G = head_groups(hp, rows), tasks = rows * G;
+    const int G = head_groups(hp, rows), tasks = G == 1 ? blocks : rows * G;
     /* about rows x keys x hidden x 2 multiply-adds: below CV_ATTN_PAR_MIN a
      * fork/join costs more than it saves (and stalls on a busy machine, as
      * in linear.c); the result does not depend on it */
@@ -250,10 +329,16 @@ cv_status cv_attention_jobs(const cv_hparams *hp, const cv_attn_job *jobs, int n
         for (int t = 0; t < tasks; t++) {
             int r;
             const cv_attn_job *jb = task_job(jobs, t, G, &r);
+            if (!ok)
+                continue;
+            if (G == 1) {
+                attend_block(hp, kt, jb, r, jb->n - r < ROW_BLOCK ? jb->n - r : ROW_BLOCK, &w);
+                continue;
+            }
             cv_key_query q = jb->q;
             q.p = q.call_start + r;
             const int g = t % G;
-            if (!ok || (q.channel == 1 && q.p < q.text_len))
+            if (q.channel == 1 && q.p < q.text_len)
                 continue;
             attend_row(hp, kt, &q, &jb->src, jb->log_w, g * hp->heads / G, (g + 1) * hp->heads / G, &w,
                        jb->ctx + (size_t)r * jb->ldctx);

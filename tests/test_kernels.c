@@ -1927,6 +1927,57 @@ static void run_threads(run_state *rs, const char *level, const cv_kernels *k)
     }
 }
 
+/* ------------------------------------------------ same bits as below
+ * The AVX-512 packing GEMMs (simd/x86/gemm_avx512.c) claim the bits of the
+ * AVX2 ones: both run each Y element as one FMA chain over k in order.  So
+ * a level whose gemm slot differs from the level below must agree with it
+ * bit for bit, on random shapes with ragged tails in m, n and k, and k up
+ * to 700 (three KC blocks). */
+static void run_gemm_vs_below(run_state *rs, const char *level, const cv_kernels *k,
+                              const cv_kernels *below)
+{
+    for (int ti = 0; ti < 4; ti++) {
+        const cv_type t = all_types[ti];
+        const cv_gemm_fn f = cv_gemm_kernel(k, t), g = cv_gemm_kernel(below, t);
+        char name[32];
+        snprintf(name, sizeof name, "gemm_%s_bits", type_name(t));
+        if (f == g || !selected(rs, name))
+            continue;
+        check ck = check_new(rs, "gemm_f32", level);
+        ck.rng.s ^= hash_name(name);
+        ck.name = name;
+        ck.tol = 0; /* reported as bit-exact */
+        for (int it = 0; it < 12; it++) {
+            gemm_shape s;
+            s.m = rnd_range(&ck.rng, CV_LINEAR_SMALL_M + 1, 80);
+            s.n = rnd_range(&ck.rng, 1, 100);
+            s.k = rand_cols(&ck.rng, t, 700);
+            s.ldx = s.k + rnd_range(&ck.rng, 0, 5);
+            s.ldy = s.n + rnd_range(&ck.rng, 0, 5);
+            const size_t xsz = (s.m - 1) * s.ldx + s.k, ysz = (s.m - 1) * s.ldy + s.n;
+            gbuf bwt, bx, bf, bg;
+            const void *w = make_weights(&bwt, &ck.rng, t, s.n, s.k);
+            float *x = fbuf(&bx, &ck.rng, xsz);
+            float *yf = fbuf(&bf, &ck.rng, ysz), *yg = fbuf(&bg, &ck.rng, ysz);
+            fill_uniform(&ck.rng, x, xsz, -1, 1);
+            f(s.m, s.n, s.k, x, s.ldx, w, yf, s.ldy);
+            g(s.m, s.n, s.k, x, s.ldx, w, yg, s.ldy);
+            char what[96];
+            snprintf(what, sizeof what, "m=%zu n=%zu k=%zu: %s vs the level below", s.m, s.n, s.k,
+                     level);
+            for (size_t i = 0; i < s.m; i++)
+                require_bitequal(&ck, yg + i * s.ldy, yf + i * s.ldy, s.n, what);
+            GUARDS_OK(&ck, &bf, "m=%zu n=%zu k=%zu", s.m, s.n, s.k);
+            gbuf_free(&bwt);
+            gbuf_free(&bx);
+            gbuf_free(&bf);
+            gbuf_free(&bg);
+        }
+        check_finish(&ck);
+        report(rs, &ck, level);
+    }
+}
+
 /* ------------------------------------------------ batch invariance
  * The model's batch_invariant passes (src/model.h) rest on one claim of
  * src/kernels.h: an element of a gemms kernel's result depends neither on
@@ -2204,6 +2255,8 @@ int main(int argc, char **argv)
                levels[l].name, differ, N_TESTS);
         run_level(&rs, levels[l].name, &ref, &own);
         run_threads(&rs, levels[l].name, &k);
+        if (levels[l].below)
+            run_gemm_vs_below(&rs, levels[l].name, &k, &below);
         run_batch_invariance(&rs, levels[l].name, &k);
         tested++;
     }

@@ -19,7 +19,7 @@
  * therefore changes no bit of the result. */
 #include "x86.h"
 
-#include "avx2_util.h"
+#include "gemm_pack.h"
 
 enum {
     MR = 6,   /* activation rows per micro-tile */
@@ -28,91 +28,12 @@ enum {
     MC = 120  /* activation rows per X block (MC*KC floats = 120 KiB, in L2) */
 };
 
-/* Transposes an 8x8 block: rows s[0..7] (8 floats each, from column c) go to
- * dst[c'*NR + j] = s[j][c + c'] for c' < 8. */
-static inline void transpose8(const float *const s[8], size_t c, float *dst)
-{
-    __m256 r0 = _mm256_loadu_ps(s[0] + c), r1 = _mm256_loadu_ps(s[1] + c);
-    __m256 r2 = _mm256_loadu_ps(s[2] + c), r3 = _mm256_loadu_ps(s[3] + c);
-    __m256 r4 = _mm256_loadu_ps(s[4] + c), r5 = _mm256_loadu_ps(s[5] + c);
-    __m256 r6 = _mm256_loadu_ps(s[6] + c), r7 = _mm256_loadu_ps(s[7] + c);
-    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
-    __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
-    __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
-    __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
-    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xee);
-    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xee);
-    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xee);
-    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xee);
-    _mm256_store_ps(dst + 0 * NR, _mm256_permute2f128_ps(u0, u4, 0x20));
-    _mm256_store_ps(dst + 1 * NR, _mm256_permute2f128_ps(u1, u5, 0x20));
-    _mm256_store_ps(dst + 2 * NR, _mm256_permute2f128_ps(u2, u6, 0x20));
-    _mm256_store_ps(dst + 3 * NR, _mm256_permute2f128_ps(u3, u7, 0x20));
-    _mm256_store_ps(dst + 4 * NR, _mm256_permute2f128_ps(u0, u4, 0x31));
-    _mm256_store_ps(dst + 5 * NR, _mm256_permute2f128_ps(u1, u5, 0x31));
-    _mm256_store_ps(dst + 6 * NR, _mm256_permute2f128_ps(u2, u6, 0x31));
-    _mm256_store_ps(dst + 7 * NR, _mm256_permute2f128_ps(u3, u7, 0x31));
-}
-
-/* p[c*NR + j] = s[j][c] for j < 16, c < kc (p is 32-byte aligned) */
-static void transpose_panel(const float *const s[NR], size_t kc, float *p)
-{
-    size_t c = 0;
-    for (; c + 8 <= kc; c += 8) {
-        transpose8(s, c, p + c * NR);
-        transpose8(s + 8, c, p + c * NR + 8);
-    }
-    for (; c < kc; c++)
-        for (size_t j = 0; j < NR; j++)
-            p[c * NR + j] = s[j][c];
-}
-
-/* dst[0..kc) = W[r, k0..k0+kc) widened to float (t is not f32) */
-static inline void widen_row(cv_type t, const void *w, size_t k, size_t r, size_t k0, size_t kc,
-                             float *dst)
-{
-    if (t == CV_TYPE_Q8_0) { /* k and k0 are multiples of 32: whole blocks */
-        const unsigned char *blk = (const unsigned char *)w + (r * k + k0) / CV_QK8_0 * CV_Q8_0_BYTES;
-        for (size_t c = 0; c < kc; c += CV_QK8_0, blk += CV_Q8_0_BYTES) {
-            __m256 d = cv_avx2_q8_scale(blk);
-            for (size_t j = 0; j < CV_QK8_0; j += 8)
-                _mm256_storeu_ps(dst + c + j, _mm256_mul_ps(d, cv_avx2_load_i8(cv_avx2_q8_qs(blk) + j)));
-        }
-        return;
-    }
-    const uint16_t *src = (const uint16_t *)w + r * k + k0;
-    size_t c = 0;
-    if (t == CV_TYPE_F16) {
-        for (; c + 8 <= kc; c += 8)
-            _mm256_storeu_ps(dst + c, cv_avx2_load_f16(src + c));
-        if (c < kc)
-            _mm256_storeu_ps(dst + c, cv_avx2_load_f16_part(src + c, kc - c));
-    } else {
-        for (; c + 8 <= kc; c += 8)
-            _mm256_storeu_ps(dst + c, cv_avx2_load_bf16(src + c));
-        if (c < kc)
-            _mm256_storeu_ps(dst + c, cv_avx2_load_bf16_part(src + c, kc - c));
-    }
-}
-
-/* Packs W[r0..r0+nr, k0..k0+kc) into p (rows past nr are zero).  Weights
- * that are not f32 are first widened row by row into tmp[NR][KC + 8]. */
+/* Packs W[r0..r0+nr, k0..k0+kc) into p (rows past nr are zero). */
 static void pack_panel(cv_type t, const void *w, size_t k, size_t r0, size_t nr, size_t k0,
                        size_t kc, float *tmp, float *p)
 {
     static const float zeros[KC] = { 0 };
-    const float *s[NR];
-    for (size_t j = 0; j < NR; j++) {
-        if (j >= nr) {
-            s[j] = zeros;
-        } else if (t == CV_TYPE_F32) {
-            s[j] = (const float *)w + (r0 + j) * k + k0;
-        } else {
-            widen_row(t, w, k, r0 + j, k0, kc, tmp + j * (KC + 8));
-            s[j] = tmp + j * (KC + 8);
-        }
-    }
-    transpose_panel(s, kc, p);
+    cv_pack_panel(t, w, k, r0, nr, NR, k0, kc, zeros, tmp, KC + 8, p);
 }
 
 /* A partial tile (nc < NR columns) of Y goes through buf, so that nothing

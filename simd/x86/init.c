@@ -43,10 +43,15 @@ void cv_kernels_init_x86(cv_kernels *k, unsigned flags)
     k->swish_f32 = cv_swish_f32_avx2;
     k->isa = CV_ISA_AVX2;
 #ifdef CV_HAVE_AVX512
-    /* The next rung: only the small-m GEMMs, the one place measured FMA-bound
-     * (batch-8 decode); the GEMVs are memory-bound and keep their AVX2 code. */
+    /* The next rung: only the GEMMs, the places measured FMA-bound (batch-8
+     * decode, NAR prefill); the GEMVs are memory-bound and keep their AVX2
+     * code.  The packing GEMMs give the same bits as the AVX2 ones. */
     if (!(flags & CV_CPU_AVX512))
         return;
+    k->gemm_f32 = cv_gemm_f32_avx512;
+    k->gemm_f16 = cv_gemm_f16_avx512;
+    k->gemm_bf16 = cv_gemm_bf16_avx512;
+    k->gemm_q8_0 = cv_gemm_q8_0_avx512;
     k->gemms_f32 = cv_gemms_f32_avx512;
     k->gemms_f16 = cv_gemms_f16_avx512;
     k->gemms_bf16 = cv_gemms_bf16_avx512;

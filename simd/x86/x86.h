@@ -33,6 +33,10 @@ decl_quantize_q8x_fn(cv_quantize_q8x_avx2);
 decl_gemvq_fn(cv_gemv_q8x_avx2);
 decl_gemmsq_fn(cv_gemms_q8x_avx2);
 
+decl_gemm_fn(cv_gemm_f32_avx512);
+decl_gemm_fn(cv_gemm_f16_avx512);
+decl_gemm_fn(cv_gemm_bf16_avx512);
+decl_gemm_fn(cv_gemm_q8_0_avx512);
 decl_gemms_fn(cv_gemms_f32_avx512);
 decl_gemms_fn(cv_gemms_f16_avx512);
 decl_gemms_fn(cv_gemms_bf16_avx512);
