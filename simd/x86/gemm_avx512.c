@@ -120,31 +120,10 @@ static void gemm_typed(cv_type t, size_t m, size_t n, size_t k, const float *x, 
                        const void *w, float *y, size_t ldy)
 {
     static const float zeros[KC] = { 0 };
+    static const cv_pack_geom geom = { MR, NR, KC, MC, zeros };
     _Alignas(64) float p[KC * NR];
     _Alignas(64) float tmp[NR * (KC + 8)];
-    if (m == 0 || n == 0)
-        return;
-    if (k == 0) { /* empty sums */
-        for (size_t i = 0; i < m; i++)
-            for (size_t r = 0; r < n; r++)
-                y[i * ldy + r] = 0.0f;
-        return;
-    }
-    /* equal X blocks of at most MC rows, a multiple of MR when possible */
-    const size_t nblk = (m + MC - 1) / MC;
-    const size_t mc = ((m + nblk - 1) / nblk + MR - 1) / MR * MR;
-    for (size_t i0 = 0; i0 < m; i0 += mc) {
-        const size_t mb = m - i0 < mc ? m - i0 : mc;
-        for (size_t k0 = 0; k0 < k; k0 += KC) {
-            const size_t kc = k - k0 < KC ? k - k0 : KC;
-            for (size_t r0 = 0; r0 < n; r0 += NR) {
-                const size_t nr = n - r0 < NR ? n - r0 : NR;
-                cv_pack_panel(t, w, k, r0, nr, NR, k0, kc, zeros, tmp, KC + 8, p);
-                block_times_panel(mb, kc, x + i0 * ldx + k0, ldx, p, y + i0 * ldy + r0, ldy, nr,
-                                  k0 == 0);
-            }
-        }
-    }
+    cv_pack_gemm(t, m, n, k, x, ldx, w, y, ldy, &geom, p, tmp, block_times_panel);
 }
 
 void cv_gemm_f32_avx512(size_t m, size_t n, size_t k, const float *x, size_t ldx, const void *w,

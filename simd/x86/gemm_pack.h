@@ -99,4 +99,48 @@ static inline void cv_pack_panel(cv_type t, const void *w, size_t k, size_t r0, 
     cv_pack_transpose(s, nrp, kc, p);
 }
 
+/* Computes the block of Y that rows [0, mb) of X (columns [0, kc), rows ldx
+ * apart) and a packed panel make; nc <= nrp columns of Y are written; first:
+ * the first KC block (Y is not read). */
+typedef void (*cv_pack_block_fn)(size_t mb, size_t kc, const float *x, size_t ldx, const float *p,
+                                 float *y, size_t ldy, size_t nc, int first);
+
+/* The blocking of a packing GEMM: tiles of mr rows, panels of nrp weight
+ * rows x kc columns, X blocks of at most mc rows; zeros: kc zero floats. */
+typedef struct {
+    size_t mr, nrp, kc, mc;
+    const float *zeros;
+} cv_pack_geom;
+
+/* The GotoBLAS loop nest shared by the packing GEMMs: X blocks of equal
+ * height (a multiple of mr when possible), KC blocks, panels, each panel
+ * packed into p (tmp: the widened rows, kc + 8 floats apart) and run by
+ * `block`.  Y carries the sums from one KC block to the next. */
+static inline void cv_pack_gemm(cv_type t, size_t m, size_t n, size_t k, const float *x, size_t ldx,
+                                const void *w, float *y, size_t ldy, const cv_pack_geom *g,
+                                float *p, float *tmp, cv_pack_block_fn block)
+{
+    if (m == 0 || n == 0)
+        return;
+    if (k == 0) { /* empty sums */
+        for (size_t i = 0; i < m; i++)
+            for (size_t r = 0; r < n; r++)
+                y[i * ldy + r] = 0.0f;
+        return;
+    }
+    const size_t nblk = (m + g->mc - 1) / g->mc;
+    const size_t mc = ((m + nblk - 1) / nblk + g->mr - 1) / g->mr * g->mr;
+    for (size_t i0 = 0; i0 < m; i0 += mc) {
+        const size_t mb = m - i0 < mc ? m - i0 : mc;
+        for (size_t k0 = 0; k0 < k; k0 += g->kc) {
+            const size_t kc = k - k0 < g->kc ? k - k0 : g->kc;
+            for (size_t r0 = 0; r0 < n; r0 += g->nrp) {
+                const size_t nr = n - r0 < g->nrp ? n - r0 : g->nrp;
+                cv_pack_panel(t, w, k, r0, nr, g->nrp, k0, kc, g->zeros, tmp, g->kc + 8, p);
+                block(mb, kc, x + i0 * ldx + k0, ldx, p, y + i0 * ldy + r0, ldy, nr, k0 == 0);
+            }
+        }
+    }
+}
+
 #endif
