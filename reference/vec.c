@@ -50,6 +50,35 @@ void cv_mhaxpy_f32_ref(float *y, const float *a, const float *x, size_t heads, s
             y[h * dh + d] += a[h] * x[h * dh + d];
 }
 
+/* mhdotk / mhaxpyk: one mhdot / mhaxpy call per key, as their definition
+ * reads (heads in groups of 64 through a buffer: a head's result does not
+ * depend on the other heads). */
+void cv_mhdotk_f32_ref(float *y, size_t ldy, const float *q, const float *const *k, size_t nk,
+                       size_t heads, size_t dh)
+{
+    float t[64];
+    for (size_t j = 0; j < nk; j++)
+        for (size_t h0 = 0; h0 < heads; h0 += 64) {
+            const size_t nh = heads - h0 < 64 ? heads - h0 : 64;
+            cv_mhdot_f32_ref(t, q + h0 * dh, k[j] + h0 * dh, nh, dh);
+            for (size_t h = 0; h < nh; h++)
+                y[(h0 + h) * ldy + j] = t[h];
+        }
+}
+
+void cv_mhaxpyk_f32_ref(float *y, const float *a, size_t lda, const float *const *x, size_t nk,
+                        size_t heads, size_t dh)
+{
+    float t[64];
+    for (size_t j = 0; j < nk; j++)
+        for (size_t h0 = 0; h0 < heads; h0 += 64) {
+            const size_t nh = heads - h0 < 64 ? heads - h0 : 64;
+            for (size_t h = 0; h < nh; h++)
+                t[h] = a[(h0 + h) * lda + j];
+            cv_mhaxpy_f32_ref(y + h0 * dh, t, x[j] + h0 * dh, nh, dh);
+        }
+}
+
 void cv_add_f32_ref(float *y, const float *a, const float *b, size_t n)
 {
     for (size_t i = 0; i < n; i++)

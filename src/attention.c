@@ -149,12 +149,21 @@ static const float *key_row(const cv_attn_src *s, const cv_key_query *q, const c
 
 /* Rows of one task: at most ROW_BLOCK consecutive query rows of a job.  In
  * NAR calls (prefill) runs of them have the same key list (the rows of one
- * Swin window, of one frame in the base channel), and a run is attended key
- * by key for all its rows, so that a key's K and V rows are read from
- * memory once per run instead of once per row (they stay in L1 across the
- * run).  Each row still gets exactly attend_row's operations in attend_row's
- * order, so its result does not depend on the run it falls in. */
-enum { ROW_BLOCK = 8 };
+ * Swin window, of one frame in the base channel), and a run is attended one
+ * chunk of keys at a time for all its rows, so that the chunk's K and V
+ * rows are read from memory once per run instead of once per row (they
+ * stay in L2 across the run).  The multi-key kernels give the bits of one
+ * mhdot / mhaxpy call per key in order (kernels.h), so a row's result does
+ * not depend on the run or the chunks it falls in. */
+enum { ROW_BLOCK = 8, KEY_CHUNK_BYTES = 256 * 1024 };
+
+/* Keys per chunk: KEY_CHUNK_BYTES of K rows (floats per row: width), a
+ * multiple of 8 (mhdotk's key groups), at least 8. */
+static int key_chunk(size_t width)
+{
+    const size_t c = KEY_CHUNK_BYTES / (width * sizeof(float)) / 8 * 8;
+    return c < 8 ? 8 : c > (size_t)1 << 20 ? 1 << 20 : (int)c;
+}
 
 /* Per-thread scratch of cv_attention. */
 typedef struct {
@@ -162,7 +171,8 @@ typedef struct {
     int nk[ROW_BLOCK];     /* their lengths */
     bool bias[ROW_BLOCK];  /* their text-bias flags */
     float *sc;             /* [ROW_BLOCK][heads][cap] scores, then weights */
-    float *qs, *tmp;       /* [ROW_BLOCK][hidden] scaled queries, [heads] */
+    float *qs;             /* [ROW_BLOCK][hidden] scaled queries */
+    const float **kp;      /* [cap] the K (then V) rows of a key list */
     int cap;
 } scratch;
 
@@ -172,8 +182,8 @@ static bool scratch_alloc(scratch *w, const cv_hparams *hp, int cap)
     w->keys = malloc((size_t)ROW_BLOCK * (size_t)cap * sizeof *w->keys);
     w->sc = malloc((size_t)ROW_BLOCK * (size_t)hp->heads * (size_t)cap * sizeof *w->sc);
     w->qs = malloc((size_t)ROW_BLOCK * (size_t)hp->hidden * sizeof *w->qs);
-    w->tmp = malloc((size_t)hp->heads * sizeof *w->tmp);
-    return w->keys && w->sc && w->qs && w->tmp;
+    w->kp = malloc((size_t)cap * sizeof *w->kp);
+    return w->keys && w->sc && w->qs && w->kp;
 }
 
 static void scratch_free(scratch *w)
@@ -181,13 +191,13 @@ static void scratch_free(scratch *w)
     free(w->keys);
     free(w->sc);
     free(w->qs);
-    free(w->tmp);
+    free(w->kp);
 }
 
 /* Query rows q->p .. q->p + n - 1, heads [h0, h1), all with the key list
  * keys[0..nk) and text-bias flag `bias`; row b's output at out + b * ldout.
- * One mhdot and one mhaxpy call per (key, row) cover all those heads (a
- * head's result does not depend on the others). */
+ * Per chunk of keys and row, one mhdotk and one mhaxpyk call cover all
+ * those heads (a head's result does not depend on the others). */
 static void attend_rows(const cv_hparams *hp, const cv_kernels *kt, const cv_key_query *q, int n,
                         const int *keys, int nk, bool bias, const cv_attn_src *s, float log_w, int h0,
                         int h1, scratch *w, float *out, size_t ldout)
@@ -200,29 +210,34 @@ static void attend_rows(const cv_hparams *hp, const cv_kernels *kt, const cv_key
         for (size_t i = 0; i < nh * dh; i++)
             w->qs[(size_t)b * hid + i] = qrow[i] / scale; /* SAT: (q / sqrt(dh)) @ k^T */
     }
+    for (int j = 0; j < nk; j++)
+        w->kp[j] = key_row(s, q, hp, keys[j], false) + off;
+    const int chunk = key_chunk(nh * dh);
+    for (int c0 = 0; c0 < nk; c0 += chunk) {
+        const size_t len = (size_t)(nk - c0 < chunk ? nk - c0 : chunk);
+        for (int b = 0; b < n; b++)
+            kt->mhdotk_f32(w->sc + (size_t)b * ssz + c0, (size_t)nk, w->qs + (size_t)b * hid, w->kp + c0, len, nh,
+                           dh);
+    }
     for (int j = 0; j < nk; j++) {
-        const float *krow = key_row(s, q, hp, keys[j], false) + off;
         const float bj = bias && keys[j] < q->text_len ? log_w : 0.0f;
-        for (int b = 0; b < n; b++) {
-            float *sc = w->sc + (size_t)b * ssz;
-            kt->mhdot_f32(w->tmp, w->qs + (size_t)b * hid, krow, nh, dh);
-            for (size_t h = 0; h < nh; h++)
-                sc[h * (size_t)nk + (size_t)j] = bj != 0.0f ? w->tmp[h] + bj : w->tmp[h];
-        }
+        if (bj != 0.0f)
+            for (int b = 0; b < n; b++)
+                for (size_t h = 0; h < nh; h++)
+                    w->sc[(size_t)b * ssz + h * (size_t)nk + (size_t)j] += bj;
     }
     for (int b = 0; b < n; b++) {
         for (size_t h = 0; h < nh; h++)
             kt->softmax_f32(w->sc + (size_t)b * ssz + h * (size_t)nk, (size_t)nk);
         memset(out + (size_t)b * ldout + off, 0, nh * dh * sizeof *out);
     }
-    for (int j = 0; j < nk; j++) {
-        const float *vrow = key_row(s, q, hp, keys[j], true) + off;
-        for (int b = 0; b < n; b++) {
-            const float *sc = w->sc + (size_t)b * ssz;
-            for (size_t h = 0; h < nh; h++)
-                w->tmp[h] = sc[h * (size_t)nk + (size_t)j];
-            kt->mhaxpy_f32(out + (size_t)b * ldout + off, w->tmp, vrow, nh, dh);
-        }
+    for (int j = 0; j < nk; j++)
+        w->kp[j] = key_row(s, q, hp, keys[j], true) + off;
+    for (int c0 = 0; c0 < nk; c0 += chunk) {
+        const size_t len = (size_t)(nk - c0 < chunk ? nk - c0 : chunk);
+        for (int b = 0; b < n; b++)
+            kt->mhaxpyk_f32(out + (size_t)b * ldout + off, w->sc + (size_t)b * ssz + c0, (size_t)nk, w->kp + c0, len,
+                            nh, dh);
     }
 }
 

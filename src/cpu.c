@@ -133,6 +133,8 @@ static void init_ref(cv_kernels *k)
         .axpy_f32 = cv_axpy_f32_ref,
         .mhdot_f32 = cv_mhdot_f32_ref,
         .mhaxpy_f32 = cv_mhaxpy_f32_ref,
+        .mhdotk_f32 = cv_mhdotk_f32_ref,
+        .mhaxpyk_f32 = cv_mhaxpyk_f32_ref,
         .add_f32 = cv_add_f32_ref,
         .mul_f32 = cv_mul_f32_ref,
         .scale_f32 = cv_scale_f32_ref,

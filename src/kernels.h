@@ -54,6 +54,20 @@ extern "C" {
 /* y[h*dh+d] += a[h] * x[h*dh+d] for h < heads, d < dh */
 #define decl_mhaxpy_fn(name) \
     void(name)(float *y, const float *a, const float *x, size_t heads, size_t dh)
+/* The same over the nk keys of a key list, whose rows are k[j] / x[j]
+ * (attention's keys are scattered over the caches):
+ *   mhdotk:  y[h*ldy + j] = mhdot(q, k[j])[h]  for j < nk, h < heads;
+ *   mhaxpyk: for j = 0 .. nk-1 in order, mhaxpy(y, a_j, x[j]) with
+ *            a_j[h] = a[h*lda + j].
+ * Each must give exactly the bits of those mhdot / mhaxpy calls of its own
+ * level, so that attention's result does not depend on how it groups keys
+ * and rows into calls (test_kernels checks it at every level). */
+#define decl_mhdotk_fn(name)                                                        \
+    void(name)(float *y, size_t ldy, const float *q, const float *const *k, size_t nk, \
+               size_t heads, size_t dh)
+#define decl_mhaxpyk_fn(name)                                                       \
+    void(name)(float *y, const float *a, size_t lda, const float *const *x, size_t nk, \
+               size_t heads, size_t dh)
 /* y[i] = a[i] (+|*) b[i] */
 #define decl_binary_fn(name) void(name)(float *y, const float *a, const float *b, size_t n)
 /* y[i] = s * x[i] */
@@ -137,6 +151,8 @@ typedef decl_sum_fn(*cv_sum_fn);
 typedef decl_axpy_fn(*cv_axpy_fn);
 typedef decl_mhdot_fn(*cv_mhdot_fn);
 typedef decl_mhaxpy_fn(*cv_mhaxpy_fn);
+typedef decl_mhdotk_fn(*cv_mhdotk_fn);
+typedef decl_mhaxpyk_fn(*cv_mhaxpyk_fn);
 typedef decl_binary_fn(*cv_binary_fn);
 typedef decl_scale_fn(*cv_scale_fn);
 typedef decl_unary_fn(*cv_unary_fn);
@@ -175,6 +191,8 @@ typedef struct cv_kernels {
     cv_axpy_fn axpy_f32;
     cv_mhdot_fn mhdot_f32;
     cv_mhaxpy_fn mhaxpy_f32;
+    cv_mhdotk_fn mhdotk_f32;
+    cv_mhaxpyk_fn mhaxpyk_f32;
     cv_binary_fn add_f32;
     cv_binary_fn mul_f32;
     cv_scale_fn scale_f32;

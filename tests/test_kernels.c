@@ -1440,6 +1440,138 @@ static void test_mhaxpy(check *ck, const kernel_test *kt, const cv_kernels *want
     }
 }
 
+/* ------------------------------------------------ mhdotk / mhaxpyk
+ * The multi-key forms over nk = 0 .. 40 keys (every group tail of the 8-key
+ * twins) whose rows sit apart in one pool at different alignments, as in
+ * the caches: against the want table's form (the reference: the oracle),
+ * and bit for bit against the got table's own mhdot / mhaxpy, one call per
+ * key (kernels.h). */
+static void *xmalloc(size_t bytes);
+
+static const size_t mhk_edge_nk[] = {0, 1, 3, 4, 5, 7, 8, 9, 16, 17, 40};
+#define N_MHK_NK (sizeof mhk_edge_nk / sizeof mhk_edge_nk[0])
+
+typedef struct {
+    size_t heads, dh, nk;
+    gbuf bq, bpool;
+    float *q, *pool;
+    const float **rows; /* [nk] rows of the pool */
+} mhk_case;
+
+static void mhk_setup(check *ck, size_t it, mhk_case *c)
+{
+    mh_size(ck, it, &c->heads, &c->dh);
+    c->nk = it < N_MHK_NK ? mhk_edge_nk[it] : rnd_range(&ck->rng, 0, 40);
+    const size_t n = c->heads * c->dh, stride = n + 1 + rnd_range(&ck->rng, 0, 6);
+    c->q = fbuf(&c->bq, &ck->rng, n);
+    c->pool = fbuf(&c->bpool, &ck->rng, (c->nk + 1) * stride);
+    fill_uniform(&ck->rng, c->q, n, -1, 1);
+    fill_uniform(&ck->rng, c->pool, (c->nk + 1) * stride, -1, 1);
+    c->rows = xmalloc((c->nk ? c->nk : 1) * sizeof *c->rows);
+    for (size_t j = 0; j < c->nk; j++) /* any order: the list is not sorted */
+        c->rows[j] = c->pool + rnd_range(&ck->rng, 0, c->nk) * stride;
+}
+
+static void mhk_free(mhk_case *c)
+{
+    gbuf_free(&c->bq);
+    gbuf_free(&c->bpool);
+    free(c->rows);
+}
+
+static void test_mhdotk(check *ck, const kernel_test *kt, const cv_kernels *want,
+                        const cv_kernels *got)
+{
+    (void)kt;
+    for (size_t it = 0; it < N_MH_EDGE + N_MH_RANDOM; it++) {
+        mhk_case c;
+        mhk_setup(ck, it, &c);
+        const size_t H = c.heads, ldy = c.nk + 1 + rnd_range(&ck->rng, 0, 3), ysz = H * ldy;
+        gbuf bw, bg, bs, bt;
+        float *yw = fbuf(&bw, &ck->rng, ysz), *yg = fbuf(&bg, &ck->rng, ysz);
+        float *ys = fbuf(&bs, &ck->rng, ysz), *t = fbuf(&bt, &ck->rng, H);
+        if (want)
+            want->mhdotk_f32(yw, ldy, c.q, c.rows, c.nk, H, c.dh);
+        got->mhdotk_f32(yg, ldy, c.q, c.rows, c.nk, H, c.dh);
+        for (size_t j = 0; j < c.nk; j++) {
+            if (!want) {
+                oracle_mhdot(t, c.q, c.rows[j], H, c.dh);
+                for (size_t h = 0; h < H; h++)
+                    yw[h * ldy + j] = t[h];
+            }
+            got->mhdot_f32(t, c.q, c.rows[j], H, c.dh);
+            for (size_t h = 0; h < H; h++)
+                ys[h * ldy + j] = t[h];
+        }
+        errsum e = {0};
+        char what[96];
+        snprintf(what, sizeof what, "heads=%zu dh=%zu nk=%zu vs mhdot per key", H, c.dh, c.nk);
+        for (size_t h = 0; h < H; h++) {
+            err_add(ck, &e, yw + h * ldy, yg + h * ldy, c.nk, h * c.nk);
+            require_bitequal(ck, ys + h * ldy, yg + h * ldy, c.nk, what);
+        }
+        err_done(ck, &e, "heads=%zu dh=%zu nk=%zu", H, c.dh, c.nk);
+        if (!gaps_intact(yg, H, c.nk, ldy))
+            fail(ck, "heads=%zu dh=%zu nk=%zu: wrote between heads' score rows", H, c.dh, c.nk);
+        GUARDS_OK(ck, &bg, "heads=%zu dh=%zu nk=%zu", H, c.dh, c.nk);
+        GUARDS_OK(ck, &c.bpool, "heads=%zu dh=%zu nk=%zu (keys)", H, c.dh, c.nk);
+        gbuf_free(&bw);
+        gbuf_free(&bg);
+        gbuf_free(&bs);
+        gbuf_free(&bt);
+        mhk_free(&c);
+    }
+}
+
+/* a in [-2, 2]; y starts random.  The oracle sums in double, key by key. */
+static void test_mhaxpyk(check *ck, const kernel_test *kt, const cv_kernels *want,
+                         const cv_kernels *got)
+{
+    (void)kt;
+    for (size_t it = 0; it < N_MH_EDGE + N_MH_RANDOM; it++) {
+        mhk_case c;
+        mhk_setup(ck, it, &c);
+        const size_t H = c.heads, n = H * c.dh, lda = c.nk + rnd_range(&ck->rng, 0, 3);
+        gbuf ba, bw, bg, bs, bt;
+        float *a = fbuf(&ba, &ck->rng, H * lda + 1), *t = fbuf(&bt, &ck->rng, H);
+        float *yw = fbuf(&bw, &ck->rng, n), *yg = fbuf(&bg, &ck->rng, n), *ys = fbuf(&bs, &ck->rng, n);
+        fill_uniform(&ck->rng, a, H * lda + 1, -2, 2);
+        fill_uniform(&ck->rng, yw, n, -1, 1);
+        if (n) {
+            memcpy(yg, yw, n * sizeof *yg);
+            memcpy(ys, yw, n * sizeof *ys);
+        }
+        if (want) {
+            want->mhaxpyk_f32(yw, a, lda, c.rows, c.nk, H, c.dh);
+        } else {
+            for (size_t i = 0; i < n; i++) {
+                double acc = yw[i];
+                for (size_t j = 0; j < c.nk; j++)
+                    acc += (double)a[(i / c.dh) * lda + j] * c.rows[j][i];
+                yw[i] = (float)acc;
+            }
+        }
+        got->mhaxpyk_f32(yg, a, lda, c.rows, c.nk, H, c.dh);
+        for (size_t j = 0; j < c.nk; j++) {
+            for (size_t h = 0; h < H; h++)
+                t[h] = a[h * lda + j];
+            got->mhaxpy_f32(ys, t, c.rows[j], H, c.dh);
+        }
+        compare(ck, yw, yg, n, "heads=%zu dh=%zu nk=%zu", H, c.dh, c.nk);
+        char what[96];
+        snprintf(what, sizeof what, "heads=%zu dh=%zu nk=%zu vs mhaxpy per key", H, c.dh, c.nk);
+        require_bitequal(ck, ys, yg, n, what);
+        GUARDS_OK(ck, &bg, "heads=%zu dh=%zu nk=%zu", H, c.dh, c.nk);
+        GUARDS_OK(ck, &c.bpool, "heads=%zu dh=%zu nk=%zu (values)", H, c.dh, c.nk);
+        gbuf_free(&ba);
+        gbuf_free(&bw);
+        gbuf_free(&bg);
+        gbuf_free(&bs);
+        gbuf_free(&bt);
+        mhk_free(&c);
+    }
+}
+
 /* ================================================================ benchmark */
 
 typedef struct {
@@ -1730,6 +1862,8 @@ static const kernel_test tests[] = {
     {"axpy_f32", SLOT(axpy_f32), CV_TYPE_F32, test_axpy},
     {"mhdot_f32", SLOT(mhdot_f32), CV_TYPE_F32, test_mhdot},
     {"mhaxpy_f32", SLOT(mhaxpy_f32), CV_TYPE_F32, test_mhaxpy},
+    {"mhdotk_f32", SLOT(mhdotk_f32), CV_TYPE_F32, test_mhdotk},
+    {"mhaxpyk_f32", SLOT(mhaxpyk_f32), CV_TYPE_F32, test_mhaxpyk},
     {"add_f32", SLOT(add_f32), CV_TYPE_F32, test_binary},
     {"mul_f32", SLOT(mul_f32), CV_TYPE_F32, test_binary},
     {"scale_f32", SLOT(scale_f32), CV_TYPE_F32, test_scale},

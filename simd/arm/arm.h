@@ -9,6 +9,8 @@ decl_sum_fn(cv_sum_f32_neon);
 decl_axpy_fn(cv_axpy_f32_neon);
 decl_mhdot_fn(cv_mhdot_f32_neon);
 decl_mhaxpy_fn(cv_mhaxpy_f32_neon);
+decl_mhdotk_fn(cv_mhdotk_f32_neon);
+decl_mhaxpyk_fn(cv_mhaxpyk_f32_neon);
 decl_binary_fn(cv_add_f32_neon);
 decl_binary_fn(cv_mul_f32_neon);
 decl_scale_fn(cv_scale_f32_neon);

@@ -12,6 +12,8 @@ void cv_kernels_init_arm(cv_kernels *k, unsigned flags)
     k->axpy_f32 = cv_axpy_f32_neon;
     k->mhdot_f32 = cv_mhdot_f32_neon;
     k->mhaxpy_f32 = cv_mhaxpy_f32_neon;
+    k->mhdotk_f32 = cv_mhdotk_f32_neon;
+    k->mhaxpyk_f32 = cv_mhaxpyk_f32_neon;
     k->add_f32 = cv_add_f32_neon;
     k->mul_f32 = cv_mul_f32_neon;
     k->scale_f32 = cv_scale_f32_neon;

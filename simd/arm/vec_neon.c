@@ -174,3 +174,32 @@ void cv_scale_f32_neon(float *y, const float *x, float s, size_t n)
     for (; i < n; i++)
         y[i] = x[i] * s;
 }
+
+/* mhdotk / mhaxpyk: one call of the NEON mhdot / mhaxpy per key (heads in
+ * groups of 64 through a buffer; a head's result does not depend on the
+ * other heads), which is their definition. */
+void cv_mhdotk_f32_neon(float *y, size_t ldy, const float *q, const float *const *k, size_t nk,
+                        size_t heads, size_t dh)
+{
+    float t[64];
+    for (size_t j = 0; j < nk; j++)
+        for (size_t h0 = 0; h0 < heads; h0 += 64) {
+            const size_t nh = heads - h0 < 64 ? heads - h0 : 64;
+            cv_mhdot_f32_neon(t, q + h0 * dh, k[j] + h0 * dh, nh, dh);
+            for (size_t h = 0; h < nh; h++)
+                y[(h0 + h) * ldy + j] = t[h];
+        }
+}
+
+void cv_mhaxpyk_f32_neon(float *y, const float *a, size_t lda, const float *const *x, size_t nk,
+                         size_t heads, size_t dh)
+{
+    float t[64];
+    for (size_t j = 0; j < nk; j++)
+        for (size_t h0 = 0; h0 < heads; h0 += 64) {
+            const size_t nh = heads - h0 < 64 ? heads - h0 : 64;
+            for (size_t h = 0; h < nh; h++)
+                t[h] = a[(h0 + h) * lda + j];
+            cv_mhaxpy_f32_neon(y + h0 * dh, t, x[j] + h0 * dh, nh, dh);
+        }
+}

@@ -18,6 +18,8 @@ void cv_kernels_init_x86(cv_kernels *k, unsigned flags)
     k->axpy_f32 = cv_axpy_f32_avx2;
     k->mhdot_f32 = cv_mhdot_f32_avx2;
     k->mhaxpy_f32 = cv_mhaxpy_f32_avx2;
+    k->mhdotk_f32 = cv_mhdotk_f32_avx2;
+    k->mhaxpyk_f32 = cv_mhaxpyk_f32_avx2;
     k->add_f32 = cv_add_f32_avx2;
     k->mul_f32 = cv_mul_f32_avx2;
     k->scale_f32 = cv_scale_f32_avx2;
