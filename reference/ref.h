@@ -11,6 +11,11 @@ decl_mhdot_fn(cv_mhdot_f32_ref);
 decl_mhaxpy_fn(cv_mhaxpy_f32_ref);
 decl_mhdotk_fn(cv_mhdotk_f32_ref);
 decl_mhaxpyk_fn(cv_mhaxpyk_f32_ref);
+/* the multi-key forms through one call of `mhdot` / `mhaxpy` per key */
+void cv_mhdotk_per_key(cv_mhdot_fn mhdot, float *y, size_t ldy, const float *q, const float *const *k,
+                       size_t nk, size_t heads, size_t dh);
+void cv_mhaxpyk_per_key(cv_mhaxpy_fn mhaxpy, float *y, const float *a, size_t lda, const float *const *x,
+                        size_t nk, size_t heads, size_t dh);
 decl_binary_fn(cv_add_f32_ref);
 decl_binary_fn(cv_mul_f32_ref);
 decl_scale_fn(cv_scale_f32_ref);

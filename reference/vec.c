@@ -50,24 +50,25 @@ void cv_mhaxpy_f32_ref(float *y, const float *a, const float *x, size_t heads, s
             y[h * dh + d] += a[h] * x[h * dh + d];
 }
 
-/* mhdotk / mhaxpyk: one mhdot / mhaxpy call per key, as their definition
- * reads (heads in groups of 64 through a buffer: a head's result does not
- * depend on the other heads). */
-void cv_mhdotk_f32_ref(float *y, size_t ldy, const float *q, const float *const *k, size_t nk,
-                       size_t heads, size_t dh)
+/* mhdotk / mhaxpyk as their definition reads: one call of the given
+ * mhdot / mhaxpy per key (heads in groups of 64 through a buffer: a head's
+ * result does not depend on the other heads).  The reference's forms, and
+ * those of any level whose twins have no multi-key form of their own. */
+void cv_mhdotk_per_key(cv_mhdot_fn mhdot, float *y, size_t ldy, const float *q, const float *const *k,
+                       size_t nk, size_t heads, size_t dh)
 {
     float t[64];
     for (size_t j = 0; j < nk; j++)
         for (size_t h0 = 0; h0 < heads; h0 += 64) {
             const size_t nh = heads - h0 < 64 ? heads - h0 : 64;
-            cv_mhdot_f32_ref(t, q + h0 * dh, k[j] + h0 * dh, nh, dh);
+            mhdot(t, q + h0 * dh, k[j] + h0 * dh, nh, dh);
             for (size_t h = 0; h < nh; h++)
                 y[(h0 + h) * ldy + j] = t[h];
         }
 }
 
-void cv_mhaxpyk_f32_ref(float *y, const float *a, size_t lda, const float *const *x, size_t nk,
-                        size_t heads, size_t dh)
+void cv_mhaxpyk_per_key(cv_mhaxpy_fn mhaxpy, float *y, const float *a, size_t lda, const float *const *x,
+                        size_t nk, size_t heads, size_t dh)
 {
     float t[64];
     for (size_t j = 0; j < nk; j++)
@@ -75,8 +76,20 @@ void cv_mhaxpyk_f32_ref(float *y, const float *a, size_t lda, const float *const
             const size_t nh = heads - h0 < 64 ? heads - h0 : 64;
             for (size_t h = 0; h < nh; h++)
                 t[h] = a[(h0 + h) * lda + j];
-            cv_mhaxpy_f32_ref(y + h0 * dh, t, x[j] + h0 * dh, nh, dh);
+            mhaxpy(y + h0 * dh, t, x[j] + h0 * dh, nh, dh);
         }
+}
+
+void cv_mhdotk_f32_ref(float *y, size_t ldy, const float *q, const float *const *k, size_t nk,
+                       size_t heads, size_t dh)
+{
+    cv_mhdotk_per_key(cv_mhdot_f32_ref, y, ldy, q, k, nk, heads, dh);
+}
+
+void cv_mhaxpyk_f32_ref(float *y, const float *a, size_t lda, const float *const *x, size_t nk,
+                        size_t heads, size_t dh)
+{
+    cv_mhaxpyk_per_key(cv_mhaxpy_f32_ref, y, a, lda, x, nk, heads, dh);
 }
 
 void cv_add_f32_ref(float *y, const float *a, const float *b, size_t n)

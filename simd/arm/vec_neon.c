@@ -7,6 +7,7 @@
  * dot and sum reassociate (16 lanes, then a fixed pairwise reduction). */
 #include "arm.h"
 #include "neon_util.h"
+#include "ref.h" /* cv_mhdotk_per_key, cv_mhaxpyk_per_key */
 
 /* ((a0 + a1) + (a2 + a3)), then FADDP across lanes: a fixed order. */
 static inline float hsum4(float32x4_t a0, float32x4_t a1, float32x4_t a2, float32x4_t a3)
@@ -175,31 +176,16 @@ void cv_scale_f32_neon(float *y, const float *x, float s, size_t n)
         y[i] = x[i] * s;
 }
 
-/* mhdotk / mhaxpyk: one call of the NEON mhdot / mhaxpy per key (heads in
- * groups of 64 through a buffer; a head's result does not depend on the
- * other heads), which is their definition. */
+/* mhdotk / mhaxpyk: one call of the NEON mhdot / mhaxpy per key, which is
+ * their definition (the reference's loop, reference/vec.c). */
 void cv_mhdotk_f32_neon(float *y, size_t ldy, const float *q, const float *const *k, size_t nk,
                         size_t heads, size_t dh)
 {
-    float t[64];
-    for (size_t j = 0; j < nk; j++)
-        for (size_t h0 = 0; h0 < heads; h0 += 64) {
-            const size_t nh = heads - h0 < 64 ? heads - h0 : 64;
-            cv_mhdot_f32_neon(t, q + h0 * dh, k[j] + h0 * dh, nh, dh);
-            for (size_t h = 0; h < nh; h++)
-                y[(h0 + h) * ldy + j] = t[h];
-        }
+    cv_mhdotk_per_key(cv_mhdot_f32_neon, y, ldy, q, k, nk, heads, dh);
 }
 
 void cv_mhaxpyk_f32_neon(float *y, const float *a, size_t lda, const float *const *x, size_t nk,
                          size_t heads, size_t dh)
 {
-    float t[64];
-    for (size_t j = 0; j < nk; j++)
-        for (size_t h0 = 0; h0 < heads; h0 += 64) {
-            const size_t nh = heads - h0 < 64 ? heads - h0 : 64;
-            for (size_t h = 0; h < nh; h++)
-                t[h] = a[(h0 + h) * lda + j];
-            cv_mhaxpy_f32_neon(y + h0 * dh, t, x[j] + h0 * dh, nh, dh);
-        }
+    cv_mhaxpyk_per_key(cv_mhaxpy_f32_neon, y, a, lda, x, nk, heads, dh);
 }
