@@ -1581,12 +1581,14 @@ typedef struct {
     void *gw[4]; /* gemm weights [BENCH_N, BENCH_K] per type */
     float *gx, *gy;
     cv_block_q8x *xq, *gxq; /* a and gx quantized (q8_0 gemv / gemms) */
+    const float *ka[16], *kb[16]; /* mhdotk / mhaxpyk: 16 keys, each row a (b) */
     volatile float sink;
 } bench_data;
 
 enum {
     BENCH_VEC = 4096,                           /* vector kernels */
     BENCH_MH_DH = 64,                           /* mhdot/mhaxpy: 64 heads of 64 */
+    BENCH_MH_KEYS = 16,                         /* mhdotk/mhaxpyk: keys per call */
     BENCH_ROWS = 64, BENCH_COLS = 4096,         /* gemv kernels, one call */
     BENCH_M = 64, BENCH_N = 64, BENCH_K = 1024, /* gemm kernels, one call */
     BENCH_SMALL_M = 8                           /* gemms: rows of the same X */
@@ -1636,6 +1638,10 @@ static void bench_call(const kernel_test *kt, const cv_kernels *k, bench_data *d
         k->mhdot_f32(d->y, d->a, d->b, n / BENCH_MH_DH, BENCH_MH_DH);
     else if (!strcmp(s, "mhaxpy_f32")) /* coefficients in [-1, 1]: y grows by <= 1 a call */
         k->mhaxpy_f32(d->y, d->b, d->a, n / BENCH_MH_DH, BENCH_MH_DH);
+    else if (!strcmp(s, "mhdotk_f32")) /* BENCH_MH_KEYS keys of BENCH_MH_DH-float heads */
+        k->mhdotk_f32(d->y, BENCH_MH_KEYS, d->a, d->kb, BENCH_MH_KEYS, n / BENCH_MH_DH, BENCH_MH_DH);
+    else if (!strcmp(s, "mhaxpyk_f32")) /* weights: b as [heads][BENCH_MH_KEYS] */
+        k->mhaxpyk_f32(d->y, d->b, BENCH_MH_KEYS, d->ka, BENCH_MH_KEYS, n / BENCH_MH_DH, BENCH_MH_DH);
     else if (!strcmp(s, "add_f32"))
         k->add_f32(d->y, d->a, d->b, n);
     else if (!strcmp(s, "mul_f32"))
@@ -2224,6 +2230,10 @@ static void bench_kernels(const run_state *rs, const cv_kernels *ref, rng_t *r)
     bench_data d;
     d.a = xmalloc(BENCH_VEC * sizeof(float));
     d.b = xmalloc(BENCH_VEC * sizeof(float));
+    for (int j = 0; j < BENCH_MH_KEYS; j++) {
+        d.ka[j] = d.a;
+        d.kb[j] = d.b;
+    }
     d.y = xmalloc(BENCH_VEC * sizeof(float));
     d.h = xmalloc(BENCH_VEC * sizeof(uint16_t));
     d.gx = xmalloc((size_t)BENCH_M * BENCH_K * sizeof(float));
