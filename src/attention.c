@@ -162,7 +162,7 @@ enum { ROW_BLOCK = 8, KEY_CHUNK_BYTES = 256 * 1024 };
 static int key_chunk(size_t width)
 {
     const size_t c = KEY_CHUNK_BYTES / (width * sizeof(float)) / 8 * 8;
-    return c < 8 ? 8 : c > (size_t)1 << 20 ? 1 << 20 : (int)c;
+    return c < 8 ? 8 : (int)c; /* width >= 1: c <= 65536 */
 }
 
 /* Per-thread scratch of cv_attention. */

@@ -102,26 +102,15 @@ CV_DEFINE_TILE(4)
 CV_DEFINE_TILE(5)
 CV_DEFINE_TILE(6)
 
-typedef void (*tile_fn)(size_t kc, const float *x, size_t ldx, const float *p, float *y,
-                        size_t ldy, size_t nc, int first);
-
-/* All rows of an X block against one packed panel. */
-static void block_times_panel(size_t mb, size_t kc, const float *x, size_t ldx, const float *p,
-                              float *y, size_t ldy, size_t nc, int first)
-{
-    static const tile_fn tiles[MR + 1] = { NULL, tile_1, tile_2, tile_3, tile_4, tile_5, tile_6 };
-    for (size_t i = 0; i < mb; i += MR)
-        tiles[mb - i < MR ? mb - i : MR](kc, x + i * ldx, ldx, p, y + i * ldy, ldy, nc, first);
-}
-
 static void gemm_typed(cv_type t, size_t m, size_t n, size_t k, const float *x, size_t ldx,
                        const void *w, float *y, size_t ldy)
 {
     static const float zeros[KC] = { 0 };
-    static const cv_pack_geom geom = { MR, NR, KC, MC, zeros };
+    static const cv_pack_tile_fn tiles[MR + 1] = { NULL, tile_1, tile_2, tile_3, tile_4, tile_5, tile_6 };
+    static const cv_pack_geom geom = { MR, NR, KC, MC, zeros, tiles };
     _Alignas(32) float p[KC * NR];
     _Alignas(32) float tmp[NR * (KC + 8)];
-    cv_pack_gemm(t, m, n, k, x, ldx, w, y, ldy, &geom, p, tmp, block_times_panel);
+    cv_pack_gemm(t, m, n, k, x, ldx, w, y, ldy, &geom, p, tmp);
 }
 
 void cv_gemm_f32_avx2(size_t m, size_t n, size_t k, const float *x, size_t ldx, const void *w,

@@ -99,26 +99,29 @@ static inline void cv_pack_panel(cv_type t, const void *w, size_t k, size_t r0, 
     cv_pack_transpose(s, nrp, kc, p);
 }
 
-/* Computes the block of Y that rows [0, mb) of X (columns [0, kc), rows ldx
- * apart) and a packed panel make; nc <= nrp columns of Y are written; first:
- * the first KC block (Y is not read). */
-typedef void (*cv_pack_block_fn)(size_t mb, size_t kc, const float *x, size_t ldx, const float *p,
-                                 float *y, size_t ldy, size_t nc, int first);
+/* A micro-kernel of one tile height: Y[rows, 0..nc) (+)= X[rows, 0..kc) *
+ * packed panel (X rows ldx apart, Y rows ldy apart); nc <= nrp columns of Y
+ * are written; first: the first KC block (Y is not read). */
+typedef void (*cv_pack_tile_fn)(size_t kc, const float *x, size_t ldx, const float *p, float *y,
+                                size_t ldy, size_t nc, int first);
 
-/* The blocking of a packing GEMM: tiles of mr rows, panels of nrp weight
- * rows x kc columns, X blocks of at most mc rows; zeros: kc zero floats. */
+/* The blocking of a packing GEMM: tiles of at most mr rows (tiles[h] the
+ * micro-kernel of height h, 1 <= h <= mr), panels of nrp weight rows x kc
+ * columns, X blocks of at most mc rows; zeros: kc zero floats. */
 typedef struct {
     size_t mr, nrp, kc, mc;
     const float *zeros;
+    const cv_pack_tile_fn *tiles;
 } cv_pack_geom;
 
 /* The GotoBLAS loop nest shared by the packing GEMMs: X blocks of equal
  * height (a multiple of mr when possible), KC blocks, panels, each panel
- * packed into p (tmp: the widened rows, kc + 8 floats apart) and run by
- * `block`.  Y carries the sums from one KC block to the next. */
+ * packed into p (tmp: the widened rows, kc + 8 floats apart) and run
+ * against the block's rows mr at a time.  Y carries the sums from one KC
+ * block to the next. */
 static inline void cv_pack_gemm(cv_type t, size_t m, size_t n, size_t k, const float *x, size_t ldx,
                                 const void *w, float *y, size_t ldy, const cv_pack_geom *g,
-                                float *p, float *tmp, cv_pack_block_fn block)
+                                float *p, float *tmp)
 {
     if (m == 0 || n == 0)
         return;
@@ -137,7 +140,9 @@ static inline void cv_pack_gemm(cv_type t, size_t m, size_t n, size_t k, const f
             for (size_t r0 = 0; r0 < n; r0 += g->nrp) {
                 const size_t nr = n - r0 < g->nrp ? n - r0 : g->nrp;
                 cv_pack_panel(t, w, k, r0, nr, g->nrp, k0, kc, g->zeros, tmp, g->kc + 8, p);
-                block(mb, kc, x + i0 * ldx + k0, ldx, p, y + i0 * ldy + r0, ldy, nr, k0 == 0);
+                for (size_t i = i0; i < i0 + mb; i += g->mr)
+                    g->tiles[i0 + mb - i < g->mr ? i0 + mb - i : g->mr](
+                        kc, x + i * ldx + k0, ldx, p, y + i * ldy + r0, ldy, nr, k0 == 0);
             }
         }
     }
