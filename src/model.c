@@ -173,6 +173,8 @@ static cv_status check_hparams(const cv_gguf *g, const cv_hparams *hp, cv_error 
         why = "a swin model with window_size >= 1 and swin_shift < window_size";
     else if (hp->plus == CV_PLUS_LOCAL3D && hp->local3d_kernel % 2 != 1)
         why = "an odd cogvideo.local3d_kernel for a local3d model";
+    else if (!(hp->ln_eps > 0.0f) || !isfinite(hp->ln_eps))
+        why = "a finite layernorm_eps > 0"; /* 0 divides by zero on a constant row; NaN and inf poison every row */
     if (why)
         return cv_error_set(err, CV_ERR_FORMAT, "%s: inconsistent hyper-parameters (expected %s)", cv_gguf_path(g),
                             why);

@@ -310,7 +310,7 @@ static cv_status model_alloc(const cv_vqvae_hparams *hp, cv_vqvae **out, cv_erro
     m->arena = m->blocks ? malloc(m->arena_len * sizeof(float)) : NULL;
     if (!m->arena) {
         cv_vqvae_free(m);
-        return cv_error_set(err, CV_ERR_NOMEM, "out of memory (VQVAE weights, %zu floats)", m ? cb + dec : 0);
+        return cv_error_set(err, CV_ERR_NOMEM, "out of memory (VQVAE weights, %zu floats)", cb + dec);
     }
     m->codebook = m->arena;
     walker bind = {.cursor = m->arena + cb};
@@ -506,9 +506,10 @@ static float load_elem(const cv_gguf_tensor *t, size_t i)
     return t->type == CV_TYPE_F16 ? cv_f16_to_f32(h) : cv_bf16_to_f32(h);
 }
 
-/* The tensor (checked shape and type) into dst as f32; a convolution weight
- * [cout][cin][k][k] is stored [cout][k][k][cin] (input channels innermost,
- * the order of an HWC im2col row). */
+/* The tensor (checked shape and type) into dst as f32, or only checked when
+ * dst is NULL; a convolution weight [cout][cin][k][k] is stored
+ * [cout][k][k][cin] (input channels innermost, the order of an HWC im2col
+ * row). */
 static cv_status load_tensor(const cv_gguf *g, const char *name, int ndim, const int64_t *shape, float *dst,
                              cv_error *err)
 {
@@ -519,6 +520,8 @@ static cv_status load_tensor(const cv_gguf *g, const char *name, int ndim, const
     if (t->type != CV_TYPE_F32 && t->type != CV_TYPE_F16 && t->type != CV_TYPE_BF16)
         return cv_error_set(err, CV_ERR_UNSUPPORTED, "%s: tensor '%s' has type %s (expected f32, f16 or bf16)",
                             cv_gguf_path(g), name, cv_gguf_type_name(t->type));
+    if (!dst)
+        return CV_OK;
     if (ndim != 4) {
         for (size_t i = 0; i < t->nelements; i++)
             dst[i] = load_elem(t, i);
@@ -532,24 +535,29 @@ static cv_status load_tensor(const cv_gguf *g, const char *name, int ndim, const
     return CV_OK;
 }
 
-static cv_status load_weights(const cv_gguf *g, cv_vqvae *m, const char *prefix, cv_error *err)
+/* Every tensor the hyper-parameters call for: checked (name, shape, type)
+ * and, when arena is not NULL, converted into it (the codebook, then the
+ * decoder in walk order).  cv_vqvae_load runs the check alone before it
+ * allocates the arena, so a file whose metadata asks for more weights than
+ * it holds is a format error naming the tensor, not a huge allocation. */
+static cv_status load_weights(const cv_gguf *g, const cv_vqvae_hparams *hp, const char *prefix, float *arena,
+                              cv_error *err)
 {
-    const cv_vqvae_hparams *hp = &m->hp;
     const int64_t cbs[2] = {hp->codebook_size, hp->z_channels};
-    cv_status s = load_tensor(g, "quantize.embed.weight", 2, cbs, m->codebook, err);
-    const size_t n = cv_vqvae_tensor_specs(hp, NULL, 0);
+    cv_status s = load_tensor(g, "quantize.embed.weight", 2, cbs, arena, err);
+    const size_t n = s ? 0 : cv_vqvae_tensor_specs(hp, NULL, 0);
     cv_vqvae_tensor_spec *sp = malloc((n ? n : 1) * sizeof *sp);
     if (!s && (!sp || cv_vqvae_tensor_specs(hp, sp, n) != n))
         s = cv_error_set(err, CV_ERR_NOMEM, "out of memory (VQVAE tensor list)");
-    float *dst = m->arena + (size_t)hp->codebook_size * hp->z_channels;
+    size_t at = (size_t)hp->codebook_size * (size_t)hp->z_channels;
     for (size_t i = 0; i < n && !s; i++) {
         char name[160];
         size_t numel = 1;
         snprintf(name, sizeof name, "%s%s", prefix, sp[i].name);
-        s = load_tensor(g, name, sp[i].ndim, sp[i].shape, dst, err);
+        s = load_tensor(g, name, sp[i].ndim, sp[i].shape, arena ? arena + at : NULL, err);
         for (int d = 0; d < sp[i].ndim; d++)
             numel *= (size_t)sp[i].shape[d];
-        dst += numel;
+        at += numel;
     }
     free(sp);
     return s;
@@ -568,8 +576,8 @@ cv_status cv_vqvae_load(const char *path, cv_vqvae **out, cv_error *err)
         !(s = plen > 32 ? cv_error_set(err, CV_ERR_FORMAT, "%s: metadata key '%s' is longer than 32 bytes", path,
                                        CV_VQ_KEY_PREFIX)
                         : CV_OK) &&
-        !(s = model_alloc(&hp, &m, err)))
-        s = load_weights(g, m, prefix, err);
+        !(s = load_weights(g, &hp, prefix, NULL, err)) && !(s = model_alloc(&hp, &m, err)))
+        s = load_weights(g, &hp, prefix, m->arena, err);
     cv_gguf_close(g);
     if (s) {
         cv_vqvae_free(m);

@@ -101,3 +101,21 @@ unsigned char *cv_test_read_all(const char *path, size_t *n)
     *n = (size_t)sz;
     return b;
 }
+
+void cv_test_patch_gguf_value(const char *in, const char *out, const char *key, uint32_t type, const void *value,
+                              size_t size)
+{
+    size_t n;
+    unsigned char *b = cv_test_read_all(in, &n);
+    const size_t len = strlen(key);
+    unsigned char *k = NULL;
+    for (size_t i = 0; i + len + 4 + size <= n && !k; i++)
+        if (!memcmp(b + i, key, len))
+            k = b + i;
+    if (!k)
+        fail_msg("%s: no key '%s'", in, key);
+    assert_memory_equal(k + len, &type, 4); /* the key, its value type, then the value */
+    memcpy(k + len + 4, value, size);
+    cv_test_write_bytes(out, b, n);
+    free(b);
+}

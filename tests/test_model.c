@@ -883,6 +883,16 @@ static void test_bad_models(void **state)
     assert_non_null(strstr(err.msg, "cut.gguf"));
     free(b);
     assert_int_equal(cv_model_load(cv_test_path("missing.gguf"), &m, &err), CV_ERR_IO);
+    /* a LayerNorm epsilon that is not a finite positive number (a run on
+     * it would be NaN or inf everywhere) */
+    const float eps[3] = {0.0f, -1e-5f, INFINITY};
+    for (int i = 0; i < 3; i++) {
+        cv_test_patch_gguf_value(cv_test_path("s1.gguf"), cv_test_path("eps.gguf"), "cogvideo.layernorm_eps", 6,
+                                 &eps[i], 4);
+        assert_int_equal(cv_model_load(cv_test_path("eps.gguf"), &m, &err), CV_ERR_FORMAT);
+        assert_null(m);
+        assert_non_null(strstr(err.msg, "eps.gguf: inconsistent hyper-parameters (expected a finite layernorm_eps > 0)"));
+    }
 }
 
 int main(void)

@@ -449,6 +449,34 @@ static void test_bad_checkpoints(void **state)
     cv_test_empty_dir();
 }
 
+/* Metadata that asks for far more weights than the file holds (found by
+ * tests/fuzz/fuzz_gguf: channels 8 -> 60680, ~500 GB of f32) is a format
+ * error naming the first tensor that disagrees, found before anything is
+ * allocated; it used to be a malloc of the whole arena ("out of memory", or
+ * gigabytes taken for a file that could never load). */
+static void test_metadata_larger_than_file(void **state)
+{
+    (void)state;
+    cv_error err;
+    cv_test_empty_dir();
+    cv_vqvae_convert_opts co;
+    cv_vqvae_convert_opts_default(&co);
+    co.grid_h = 3, co.grid_w = 5;
+    co.groups = 4;
+    if (cv_vqvae_convert(fixture("ice_image_tiny.pt"), cv_test_path("ok.gguf"), &co, &err))
+        fail_msg("%s", err.msg);
+    const uint32_t channels = 60680;
+    cv_test_patch_gguf_value(cv_test_path("ok.gguf"), cv_test_path("big.gguf"), "cogvideo.vqvae.channels", 4,
+                             &channels, 4);
+    cv_vqvae *m = NULL;
+    const cv_status s = cv_vqvae_load(cv_test_path("big.gguf"), &m, &err);
+    printf("  channels 60680 in an 8-channel file -> %s\n", err.msg);
+    assert_int_equal(s, CV_ERR_FORMAT);
+    assert_null(m);
+    assert_non_null(strstr(err.msg, "tensor 'decs.1.conv_in.weight' has shape (16, 6, 3, 3) (expected (121360, 6, 3, 3))"));
+    cv_test_empty_dir();
+}
+
 static void test_bad_ids(void **state)
 {
     (void)state;
@@ -561,7 +589,8 @@ int main(int argc, char **argv)
         return bench(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_paths_agree), cmocka_unit_test(test_convert_tiny), cmocka_unit_test(test_tiny_paths),
-        cmocka_unit_test(test_bad_checkpoints), cmocka_unit_test(test_bad_ids), cmocka_unit_test(test_golden),
+        cmocka_unit_test(test_bad_checkpoints), cmocka_unit_test(test_metadata_larger_than_file),
+        cmocka_unit_test(test_bad_ids), cmocka_unit_test(test_golden),
     };
     cv_test_dir_name("test_vqvae");
     return cmocka_run_group_tests(tests, cv_test_setup_dir, cv_test_teardown_dir);
