@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include "convert.h"
-#include "model.h"
 
 static const char config[] =
     "{\"model_class\": \"CogVideoModel\", \"num_layers\": 1, \"hidden_size\": 8,"
@@ -41,30 +40,10 @@ static void check_clean(const char *dir)
     closedir(d);
 }
 
-static void check_loads(const char *gguf)
-{
-    cv_error err;
-    cv_model *m = NULL;
-    if (cv_model_load(gguf, &m, &err) != CV_OK) {
-        fprintf(stderr, "fuzz_convert: convert wrote a model the loader rejects: %s\n", err.msg);
-        abort();
-    }
-    cv_state *st = NULL;
-    if (cv_state_new(m, 2, &st, &err) == CV_OK) {
-        int64_t ids[2] = {1, 23}, pos[2] = {0, 1};
-        float hidden[2 * 8];
-        cv_call call = {.st = st, .ids = ids, .pos = pos, .n = 2, .text_len = 1, .hidden = hidden};
-        (void)cv_model_forward(m, &call, 1, 1, &err);
-        cv_state_free(st);
-    }
-    cv_model_free(m);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    const char *tmp = getenv("TMPDIR");
     char dir[4096], sub[4200], p[4300], out[4300];
-    snprintf(dir, sizeof dir, "%s/cv-fuzz-sat-%ld", tmp && *tmp ? tmp : "/tmp", (long)getpid());
+    snprintf(dir, sizeof dir, "%s/cv-fuzz-sat-%ld", fuzz_tmpdir(), (long)getpid());
     snprintf(sub, sizeof sub, "%s/1", dir);
     (void)mkdir(dir, 0700);
     (void)mkdir(sub, 0700);
@@ -86,10 +65,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         o.boi = 14;
         o.n_token = 12;
         cv_error err;
-        if (cv_convert(dir, out, &o, &err) == CV_OK)
-            check_loads(out);
-        else
+        if (cv_convert(dir, out, &o, &err) != CV_OK)
             check_clean(dir);
+        else if (fuzz_run_model(out, &err) != CV_OK) {
+            fprintf(stderr, "fuzz_convert: convert wrote a model the loader rejects: %s\n", err.msg);
+            abort();
+        }
     }
     remove(p);
     remove(out);

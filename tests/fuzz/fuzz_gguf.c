@@ -10,7 +10,6 @@
 #include <stdlib.h>
 
 #include "gguf.h"
-#include "model.h"
 #include "pipeline_config.h"
 #include "tokenizer.h"
 #include "vqvae.h"
@@ -53,28 +52,6 @@ static void walk_container(const char *path)
     (void)s;
 }
 
-static void run_model(const char *path)
-{
-    cv_error err;
-    cv_model *m = NULL;
-    if (cv_model_load(path, &m, &err) != CV_OK)
-        return;
-    const cv_hparams *hp = cv_model_hparams(m);
-    cv_state *st = NULL;
-    if (hp->hidden <= 4096 && hp->pos_rows >= 2 && cv_state_new(m, 2, &st, &err) == CV_OK) {
-        int64_t ids[2] = {0, hp->vocab - 1}, pos[2] = {0, 1};
-        float *hidden = malloc(2 * sizeof(float) * (size_t)hp->hidden);
-        float *logits = malloc(2 * sizeof(float) * (size_t)hp->image_tokens);
-        cv_call call = {.st = st, .ids = ids, .pos = pos, .n = 2, .text_len = 1, .hidden = hidden};
-        if (hidden && logits && cv_model_forward(m, &call, 1, 1, &err) == CV_OK)
-            cv_model_logits(m, hidden, 2, logits, 1);
-        free(hidden);
-        free(logits);
-        cv_state_free(st);
-    }
-    cv_model_free(m);
-}
-
 static void run_vqvae(const char *path)
 {
     cv_error err;
@@ -102,7 +79,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (fuzz_write_temp(data, size, ".gguf", path, sizeof path) != 0)
         return 0;
     walk_container(path);
-    run_model(path);
+    cv_error err;
+    (void)fuzz_run_model(path, &err);
     run_vqvae(path);
     remove(path);
     return 0;
