@@ -4,6 +4,7 @@
   train_stage.py --stage 1|2 --data TOKENS.npz --out SAT_DIR [--steps N]
                  [--layers L --hidden H --heads A --batch B --lr LR --seed S --threads T]
                  [--motion-weight MOTION=W ...]   (stage 1: draw MOTION's clips W x as often)
+                 [--soft-targets D.npy:EPS:TAU]   (stage 2: soft targets, patch_distances.py)
 
 TOKENS.npz comes from prepare.py.  The objectives are the original's
 (CogVideo paper §3; the sequences are exactly those `cogvideo generate`
@@ -120,7 +121,7 @@ class Batches:
         return self._batch(B, self._interpolation_job)
 
 
-def loss_of(model, seq, tl, mode, first_frame, n_frames, weight=None):
+def loss_of(model, seq, tl, mode, first_frame, n_frames, weight=None, soft=None):
     """Mean cross-entropy of the frame tokens seq[p + 1] predicted at model
     positions p = tl + 64 f + j, for model-frames f >= first_frame; with
     weight(seq, tl, tgt) -> [B, T], the weighted mean."""
@@ -130,6 +131,11 @@ def loss_of(model, seq, tl, mode, first_frame, n_frames, weight=None):
     pos = tl[:, None] + FRAME * first_frame + j[None, :]           # [B, T]
     lg = logits[torch.arange(B)[:, None], pos]                     # [B, T, V]
     tgt = seq[torch.arange(B)[:, None], pos + 1]
+    if soft is not None:
+        # soft [V, V]: row t = the target distribution for token t (a mix of
+        # t itself and the codes whose mean pixel patch looks like t's).
+        lp = torch.log_softmax(lg.reshape(-1, lg.shape[-1]), dim=-1)
+        return -(soft[tgt.reshape(-1)] * lp).sum(-1).mean()
     if weight is None:
         return torch.nn.functional.cross_entropy(lg.reshape(-1, lg.shape[-1]), tgt.reshape(-1))
     ce = torch.nn.functional.cross_entropy(lg.reshape(-1, lg.shape[-1]), tgt.reshape(-1), reduction='none')
@@ -154,7 +160,25 @@ def changed_weight(k):
     return weight
 
 
-def step_loss(model, data, stage, B, weight=None):
+def soft_targets(ap, spec, n_codes=512):
+    """--soft-targets D.npy:EPS:TAU -> [n_codes, n_codes] target rows
+    (1 - EPS) one-hot(t) + EPS softmax(-D[t] / TAU); D from
+    patch_distances.py (mean squared difference of the codes' pixel
+    patches).  Tried 2026-12-07, not shipped (TINY.md)."""
+    try:
+        f, e, t = spec.rsplit(':', 2)
+        eps, tau = float(e), float(t)
+    except ValueError:
+        ap.error('--soft-targets %s: expected D.npy:EPS:TAU' % spec)
+    if not (0 <= eps <= 1 and tau > 0):
+        ap.error('--soft-targets %s: expected 0 <= EPS <= 1 and TAU > 0' % spec)
+    d = torch.from_numpy(np.load(f)).double()
+    if d.shape != (n_codes, n_codes):
+        ap.error('--soft-targets %s: D is %s, expected [%d, %d]' % (spec, tuple(d.shape), n_codes, n_codes))
+    return ((1 - eps) * torch.eye(n_codes, dtype=torch.float64) + eps * torch.softmax(-d / tau, dim=1)).float()
+
+
+def step_loss(model, data, stage, B, weight=None, soft=None):
     """The objective of one training step (a fresh batch from data)."""
     if stage == 1:
         seq, tl = data.keyframes(B)
@@ -162,7 +186,7 @@ def step_loss(model, data, stage, B, weight=None):
         seq, tl = data.first_frame(B)
         return loss + loss_of(model, seq, tl, 's1-first', 0, 1)
     seq, tl = data.interpolation(B)
-    return loss_of(model, seq, tl, 's2-interp', 3, 5, weight)
+    return loss_of(model, seq, tl, 's2-interp', 3, 5, weight, soft)
 
 
 def val_loss(model, path, stage, B, guided, n=8):
@@ -205,6 +229,8 @@ def main():
                     help='stage 2: weight 1 + K on target tokens that differ from both parents\' (default 0)')
     ap.add_argument('--motion-weight', action='append', default=[], metavar='MOTION=W',
                     help='stage 1: draw keyframe clips of MOTION W times as often (repeatable; default 1 each)')
+    ap.add_argument('--soft-targets', metavar='D.npy:EPS:TAU',
+                    help='stage 2: targets (1-EPS) one-hot + EPS softmax(-D[t]/TAU), D [V, V] the codes\' patch distances')
     ap.add_argument('--init', metavar='SAT_DIR', help='start from this checkpoint (same sizes) instead of random weights')
     a = ap.parse_args()
     if a.guided and a.stage != 1:
@@ -225,6 +251,9 @@ def main():
             ap.error('--motion-weight %s: expected one of %s and a finite W > 0' % (item, ', '.join(MOTIONS)))
     if mw and a.stage != 1:
         ap.error('--motion-weight is for stage 1 (its keyframes carry the motion)')
+    if a.soft_targets and a.stage != 2:
+        ap.error('--soft-targets is for stage 2')
+    soft = soft_targets(ap, a.soft_targets) if a.soft_targets else None
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -251,7 +280,7 @@ def main():
         lr = a.lr * min(1.0, (step + 1) / a.warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / a.steps)))
         for g in opt.param_groups:
             g['lr'] = lr
-        loss = step_loss(model, data, a.stage, a.batch, weight)
+        loss = step_loss(model, data, a.stage, a.batch, weight, soft)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
