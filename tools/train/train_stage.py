@@ -124,7 +124,8 @@ class Batches:
 def loss_of(model, seq, tl, mode, first_frame, n_frames, weight=None, soft=None):
     """Mean cross-entropy of the frame tokens seq[p + 1] predicted at model
     positions p = tl + 64 f + j, for model-frames f >= first_frame; with
-    weight(seq, tl, tgt) -> [B, T], the weighted mean."""
+    weight(seq, tl, tgt) -> [B, T], the weighted mean; with soft [V, V], the
+    mean cross-entropy against the target rows soft[t] instead."""
     logits = model.forward_teacher(seq, tl, mode)
     B = seq.shape[0]
     j = torch.arange(FRAME * (n_frames - first_frame))
@@ -164,7 +165,8 @@ def soft_targets(ap, spec, n_codes=512):
     """--soft-targets D.npy:EPS:TAU -> [n_codes, n_codes] target rows
     (1 - EPS) one-hot(t) + EPS softmax(-D[t] / TAU); D from
     patch_distances.py (mean squared difference of the codes' pixel
-    patches).  Tried 2026-12-07, not shipped (TINY.md)."""
+    patches).  The ninth version's stage 2 (TINY.md, "Soft targets and a
+    larger stage-2 learning rate")."""
     try:
         f, e, t = spec.rsplit(':', 2)
         eps, tau = float(e), float(t)
@@ -172,7 +174,10 @@ def soft_targets(ap, spec, n_codes=512):
         ap.error('--soft-targets %s: expected D.npy:EPS:TAU' % spec)
     if not (0 <= eps <= 1 and tau > 0):
         ap.error('--soft-targets %s: expected 0 <= EPS <= 1 and TAU > 0' % spec)
-    d = torch.from_numpy(np.load(f)).double()
+    try:
+        d = torch.from_numpy(np.load(f)).double()
+    except (OSError, ValueError) as e:
+        ap.error('--soft-targets %s: cannot read %s (%s)' % (spec, f, e))
     if d.shape != (n_codes, n_codes):
         ap.error('--soft-targets %s: D is %s, expected [%d, %d]' % (spec, tuple(d.shape), n_codes, n_codes))
     return ((1 - eps) * torch.eye(n_codes, dtype=torch.float64) + eps * torch.softmax(-d / tau, dim=1)).float()
@@ -253,6 +258,8 @@ def main():
         ap.error('--motion-weight is for stage 1 (its keyframes carry the motion)')
     if a.soft_targets and a.stage != 2:
         ap.error('--soft-targets is for stage 2')
+    if a.soft_targets and a.changed_weight:
+        ap.error('--soft-targets and --changed-weight: choose one (the soft loss has no token weights)')
     soft = soft_targets(ap, a.soft_targets) if a.soft_targets else None
 
     torch.set_num_threads(a.threads)
