@@ -32,6 +32,15 @@ def mean_patches(frames, ids, n_codes, chunk=100):
     return s / np.maximum(n, 1)[:, None], n
 
 
+def load_frames(ap, path, n):
+    """The first n clips of path's 'frames' array (clips.npz or tokens.npz)."""
+    try:
+        with np.load(path) as d:
+            return d['frames'][:n]
+    except (OSError, ValueError, KeyError) as e:
+        ap.error('%s: cannot read its frames (%s)' % (path, e))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--clips', required=True)
@@ -40,8 +49,7 @@ def main():
     ap.add_argument('--clips-used', type=int, default=1200)
     ap.add_argument('--codes', type=int, default=512)
     a = ap.parse_args()
-    frames = np.load(a.clips)['frames'][:a.clips_used]
-    ids = np.load(a.tokens)['frames'][:a.clips_used]
+    frames, ids = (load_frames(ap, f, a.clips_used) for f in (a.clips, a.tokens))
     if frames.shape[:2] != ids.shape[:2] or ids.shape[2] != GRID * GRID:
         ap.error('%s %s and %s %s do not match' % (a.clips, frames.shape, a.tokens, ids.shape))
     p, n = mean_patches(frames, ids, a.codes)

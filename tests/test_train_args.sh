@@ -1,0 +1,65 @@
+#!/bin/sh
+# test_train_args.sh — issue 7: the training tools' stage-2 soft-target
+# inputs (tools/train/train_stage.py --soft-targets, patch_distances.py)
+# refuse bad input with a one-line error naming the flag or file and exit 2
+# (argparse), before any training starts.  Needs a Python with torch and
+# numpy; skipped (exit 77) without one.
+set -u
+NAME=train_args
+. "${top_srcdir:-.}/tests/cli_lib.sh"
+SRC="${top_srcdir:-.}"
+
+PY=""
+for p in ${PYTHON:-} python3 /usr/bin/python3; do
+  if "$p" -c 'import torch, numpy' >/dev/null 2>&1; then PY=$p; break; fi
+done
+if [ -z "$PY" ]; then
+  echo "SKIP: training tools: no Python with torch and numpy (tried \$PYTHON, python3, /usr/bin/python3)"
+  exit 77
+fi
+TS="$SRC/tools/train/train_stage.py"
+PD="$SRC/tools/train/patch_distances.py"
+
+# refuses MSG WHAT CMD...: exit 2, and the last stderr line (argparse prints
+# its usage first) names the problem.
+refuses() {
+  msg=$1; what=$2; shift 2
+  n=$((n + 1))
+  "$@" >"$tmp/out" 2>"$tmp/err"
+  got=$?
+  if [ "$got" -ne 2 ] || ! tail -n 1 "$tmp/err" | grep -q "error: .*$msg"; then
+    fail "$what: exit $got (expected 2 and '$msg')"; sed 's/^/  stderr: /' "$tmp/err"; return 1
+  fi
+  echo "ok: $what: $(tail -n 1 "$tmp/err")"
+}
+
+"$PY" -c "import numpy as np; np.save('$tmp/d512.npy', np.zeros((512, 512))); np.save('$tmp/d3.npy', np.zeros((3, 3)))"
+printf 'not an npy file\n' >"$tmp/junk.npy"
+head -c 200 "$tmp/d512.npy" >"$tmp/short.npy"
+S2="$PY $TS --stage 2 --data $tmp/none.npz --out $tmp/out-sat"
+refuses "expected D.npy:EPS:TAU" "no EPS/TAU" $S2 --soft-targets "$tmp/d512.npy:0.3"
+refuses "expected D.npy:EPS:TAU" "EPS not a number" $S2 --soft-targets "$tmp/d512.npy:x:0.1"
+refuses "expected 0 <= EPS <= 1 and TAU > 0" "EPS > 1" $S2 --soft-targets "$tmp/d512.npy:1.5:0.1"
+refuses "expected 0 <= EPS <= 1 and TAU > 0" "TAU 0" $S2 --soft-targets "$tmp/d512.npy:0.3:0"
+refuses "cannot read $tmp/missing.npy" "missing D" $S2 --soft-targets "$tmp/missing.npy:0.3:0.1"
+refuses "cannot read $tmp/junk.npy" "not an .npy" $S2 --soft-targets "$tmp/junk.npy:0.3:0.1"
+refuses "cannot read $tmp/short.npy" "truncated .npy" $S2 --soft-targets "$tmp/short.npy:0.3:0.1"
+refuses "D is (3, 3), expected \[512, 512\]" "D of the wrong shape" $S2 --soft-targets "$tmp/d3.npy:0.3:0.1"
+refuses "is for stage 2" "stage 1" $PY $TS --stage 1 --data "$tmp/none.npz" --out "$tmp/o" --soft-targets "$tmp/d512.npy:0.3:0.1"
+refuses "choose one" "with --changed-weight" $S2 --soft-targets "$tmp/d512.npy:0.3:0.1" --changed-weight 2
+n=$((n + 1)); [ ! -e "$tmp/out-sat" ] || fail "a refused run wrote $tmp/out-sat"
+
+# patch_distances.py: clips and tokens that do not match.
+"$PY" -c "
+import numpy as np
+np.savez('$tmp/clips.npz', frames=np.zeros((2, 3, 64, 64, 3), np.uint8))
+np.savez('$tmp/tok.npz', frames=np.zeros((2, 4, 64), np.int64))
+np.savez('$tmp/tok-ok.npz', frames=np.zeros((2, 3, 64), np.int64))"
+refuses "$tmp/missing.npz: cannot read" "missing clips" $PY "$PD" --clips "$tmp/missing.npz" --tokens "$tmp/tok.npz" --out "$tmp/d.npy"
+refuses "$tmp/junk.npy: cannot read" "tokens not an .npz" $PY "$PD" --clips "$tmp/clips.npz" --tokens "$tmp/junk.npy" --out "$tmp/d.npy"
+refuses "do not match" "clips and tokens of other sizes" $PY "$PD" --clips "$tmp/clips.npz" --tokens "$tmp/tok.npz" --out "$tmp/d.npy"
+n=$((n + 1)); [ ! -e "$tmp/d.npy" ] || fail "a refused patch_distances wrote $tmp/d.npy"
+check "patch_distances on matching inputs" $PY "$PD" --clips "$tmp/clips.npz" --tokens "$tmp/tok-ok.npz" --out "$tmp/d.npy"
+n=$((n + 1)); "$PY" -c "import numpy as np; d = np.load('$tmp/d.npy'); assert d.shape == (512, 512) and (d >= 0).all()" ||
+  fail "patch_distances: D is not [512, 512] and >= 0"
+finish
