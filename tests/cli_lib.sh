@@ -12,6 +12,8 @@
 #                                         line "cogvideo: ...PART..."
 #   no_files DIR DESCRIPTION              DIR must be empty
 #   finish                                prints the count; exit status
+#   torch_python WHAT                     sets PY to a Python with torch and
+#                                         numpy, or skips the test (exit 77)
 CV="${CV_EXEC:+$CV_EXEC }${top_builddir:-.}/cogvideo"
 DIFF="${CV_EXEC:+$CV_EXEC }${top_builddir:-.}/tests/npy_diff"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/cv_${NAME:-test}.XXXXXX") || exit 99
@@ -74,4 +76,14 @@ no_files() {
 finish() {
   echo "$n checks, $fails failed"
   [ "$fails" -eq 0 ]
+}
+
+# The training tools' tests need Debian's python3-torch, which building and
+# testing the C code never do: without it they skip, saying what they skip.
+torch_python() {
+  for PY in ${PYTHON:-} python3 /usr/bin/python3; do
+    "$PY" -c 'import torch, numpy' >/dev/null 2>&1 && return 0
+  done
+  echo "SKIP: $1: no Python with torch and numpy (tried \$PYTHON, python3, /usr/bin/python3)"
+  exit 77
 }

@@ -19,14 +19,7 @@ NAME=torch_agree
 . "${top_srcdir:-.}/tests/cli_lib.sh"
 SRC="${top_srcdir:-.}"
 
-PY=""
-for p in ${PYTHON:-} python3 /usr/bin/python3; do
-  if "$p" -c 'import torch, numpy' >/dev/null 2>&1; then PY=$p; break; fi
-done
-if [ -z "$PY" ]; then
-  echo "SKIP: C vs PyTorch logits: no Python with torch and numpy (tried \$PYTHON, python3, /usr/bin/python3): no torch"
-  exit 77
-fi
+torch_python "C vs PyTorch logits"
 echo "python with torch: $PY"
 export top_srcdir="$SRC"
 PYTHONDONTWRITEBYTECODE=1   # no __pycache__ in the source tree

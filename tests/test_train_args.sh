@@ -9,14 +9,7 @@ NAME=train_args
 . "${top_srcdir:-.}/tests/cli_lib.sh"
 SRC="${top_srcdir:-.}"
 
-PY=""
-for p in ${PYTHON:-} python3 /usr/bin/python3; do
-  if "$p" -c 'import torch, numpy' >/dev/null 2>&1; then PY=$p; break; fi
-done
-if [ -z "$PY" ]; then
-  echo "SKIP: training tools: no Python with torch and numpy (tried \$PYTHON, python3, /usr/bin/python3)"
-  exit 77
-fi
+torch_python "training tools"
 TS="$SRC/tools/train/train_stage.py"
 PD="$SRC/tools/train/patch_distances.py"
 
