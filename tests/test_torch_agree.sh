@@ -5,9 +5,10 @@
 # and stage-2 models of the cogvideo-tiny geometry (tools/train/TINY.md; 2
 # layers, hidden 64, 4 heads), writes them with save_sat in the released SAT
 # layout and computes forward_teacher's logits for random teacher sequences:
-# every mode (s1-first, s1-video, s2-interp), log_text_attention_weights 0 and
-# 1.4 (quirk 1: the w asymmetry of the attention-plus channel), two text
-# lengths (one padded batch on the PyTorch side).  Then `cogvideo convert`
+# every mode (s1-first, s1-video, s2-interp with Swin windows 4 and 8, as
+# train_stage.py --window), log_text_attention_weights 0 and 1.4 (quirk 1:
+# the w asymmetry of the attention-plus channel), two text lengths (one
+# padded batch on the PyTorch side).  Then `cogvideo convert`
 # (f32) and `cogvideo logits` (the cache path) on every case, and the
 # comparison: step counters equal, logits and final hidden of every step
 # within 1e-4.  Needs a Python with torch ($PYTHON, python3 or
@@ -38,12 +39,12 @@ check "torch_agree.py make (random tiny models, save_sat, forward_teacher)" \
   "$PY" "$SRC/tests/torch_agree.py" make "$tmp/d" || { finish; exit 1; }
 cat "$tmp/log"
 TINY="--image-tokens 512 --frame-grid 8x8 --max-text-len 32 --frame-pos-offset 32 --extra-pos-offset 96"
-for s in 1 2; do
-  check "convert the PyTorch stage-$s checkpoint" \
-    $CV convert "$tmp/d/s$s" "$tmp/s$s.gguf" --type f32 $TINY --quiet || { finish; exit 1; }
+for m in s1 s2 s2w8; do
+  check "convert the PyTorch checkpoint $m" \
+    $CV convert "$tmp/d/$m" "$tmp/$m.gguf" --type f32 $TINY --quiet || { finish; exit 1; }
 done
-while read -r c mode stage w; do
-  check "logits $c" $CV logits -m "$tmp/s$stage.gguf" --mode "$mode" --seq "$tmp/d/$c/seq.npy" \
+while read -r c mode model w; do
+  check "logits $c" $CV logits -m "$tmp/$model.gguf" --mode "$mode" --seq "$tmp/d/$c/seq.npy" \
     --teacher "$tmp/d/$c/teacher.npy" --log-text-weight "$w" --logits-steps "$tmp/d/$c/steps.npy" \
     --threads 1 -o "$tmp/d/$c/run"
 done <"$tmp/d/cases"

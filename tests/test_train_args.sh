@@ -1,9 +1,9 @@
 #!/bin/sh
-# test_train_args.sh — issue 7: the training tools' stage-2 soft-target
-# inputs (tools/train/train_stage.py --soft-targets, patch_distances.py)
-# refuse bad input with a one-line error naming the flag or file and exit 2
-# (argparse), before any training starts.  Needs a Python with torch and
-# numpy; skipped (exit 77) without one.
+# test_train_args.sh — issue 7: the training tools' stage-2 inputs
+# (tools/train/train_stage.py --soft-targets, --round-weights, --window;
+# patch_distances.py) refuse bad input with a one-line error naming the flag
+# or file and exit 2 (argparse), before any training starts.  Needs a Python
+# with torch and numpy; skipped (exit 77) without one.
 set -u
 NAME=train_args
 . "${top_srcdir:-.}/tests/cli_lib.sh"
@@ -40,6 +40,14 @@ refuses "cannot read $tmp/short.npy" "truncated .npy" $S2 --soft-targets "$tmp/s
 refuses "D is (3, 3), expected \[512, 512\]" "D of the wrong shape" $S2 --soft-targets "$tmp/d3.npy:0.3:0.1"
 refuses "is for stage 2" "stage 1" $PY $TS --stage 1 --data "$tmp/none.npz" --out "$tmp/o" --soft-targets "$tmp/d512.npy:0.3:0.1"
 refuses "choose one" "with --changed-weight" $S2 --soft-targets "$tmp/d512.npy:0.3:0.1" --changed-weight 2
+# stage 2's Swin window and round draw.
+refuses "expected W1:W2:W3" "two round weights" $S2 --round-weights 1:2
+refuses "expected W1:W2:W3" "a negative round weight" $S2 --round-weights 1:-1:2
+refuses "expected W1:W2:W3" "round weights all 0" $S2 --round-weights 0:0:0
+refuses "expected W1:W2:W3" "an infinite round weight" $S2 --round-weights 1:inf:1
+refuses "is for stage 2" "round weights for stage 1" $PY $TS --stage 1 --data "$tmp/none.npz" --out "$tmp/o" --round-weights 1:1:2
+refuses "invalid choice: 3" "a window that does not divide the grid" $S2 --window 3
+refuses "is for stage 2" "a window for stage 1" $PY $TS --stage 1 --data "$tmp/none.npz" --out "$tmp/o" --window 8
 n=$((n + 1)); [ ! -e "$tmp/out-sat" ] || fail "a refused run wrote $tmp/out-sat"
 
 # patch_distances.py: clips and tokens that do not match.

@@ -5,6 +5,7 @@
                  [--layers L --hidden H --heads A --batch B --lr LR --seed S --threads T]
                  [--motion-weight MOTION=W ...]   (stage 1: draw MOTION's clips W x as often)
                  [--soft-targets D.npy:EPS:TAU]   (stage 2: soft targets, patch_distances.py)
+                 [--window W] [--round-weights W1:W2:W3]   (stage 2: Swin window; how often each round is drawn)
 
 TOKENS.npz comes from prepare.py.  The objectives are the original's
 (CogVideo paper §3; the sequences are exactly those `cogvideo generate`
@@ -50,7 +51,7 @@ KEY_STEP = 8          # 4 s in units of 0.5 s (the clip's frame spacing)
 class Batches:
     """Draws training sequences from TOKENS.npz with a seeded numpy RNG."""
 
-    def __init__(self, path, rng, guided=False, uncond=0.0, motion_weight=None):
+    def __init__(self, path, rng, guided=False, uncond=0.0, motion_weight=None, round_p=None):
         d = np.load(path, allow_pickle=False)
         self.frames = d['frames'].astype(np.int64)
         # Keyframe clips drawn in proportion to their motion's weight (None:
@@ -65,6 +66,7 @@ class Batches:
         self.first = {p: d['text_first_' + p] for p in self.phrasings}
         self.dur = {k[4:]: d[k].astype(np.int64) for k in d.files if k.startswith('dur_')}
         self.rng = rng
+        self.round_p = round_p          # None: rounds drawn uniformly (rng.integers, as before)
         self.uncond = uncond
         self.video = self.text
         if guided:
@@ -111,7 +113,7 @@ class Batches:
                                          [k * KEY_STEP for k in range(5)]), self.p)
 
     def _interpolation_job(self, i):
-        r = self.rng.integers(3)                   # round 0, 1, 2
+        r = self.rng.integers(3) if self.round_p is None else self.rng.choice(3, p=self.round_p)  # round 0, 1, 2
         sp = KEY_STEP >> r                         # parent spacing, 0.5-s units
         a = 2 * sp * self.rng.integers(2 << r)     # triple j of 2, 4, 8: (F[2j], F[2j+1], F[2j+2])
         text = np.concatenate([self.dur[str(sp / 4.0)], self._caption(self.text, i)])
@@ -208,7 +210,7 @@ def config(a, vocab):
     return {
         'num_layers': a.layers, 'hidden_size': a.hidden, 'num_attention_heads': a.heads,
         'vocab_size': vocab, 'max_sequence_length': 96, 'additional_seqlen': 256,
-        'layout': [32, 96, 352], 'cogvideo_stage': a.stage, 'window_size': 4 if stage2 else -1,
+        'layout': [32, 96, 352], 'cogvideo_stage': a.stage, 'window_size': (a.window or 4) if stage2 else -1,
         'image_tokens': 512, 'frame_grid': [8, 8], 'frame_pos_offset': 32, 'extra_pos_offset': 96,
         'attention_plus': 'swin' if stage2 else 'full',
     }
@@ -224,6 +226,8 @@ def main():
     ap.add_argument('--hidden', type=int, default=256)
     ap.add_argument('--heads', type=int, default=8)
     ap.add_argument('--batch', type=int, default=8)
+    ap.add_argument('--window', type=int, choices=(1, 2, 4, 8),
+                    help='stage 2: Swin window, a divisor of the 8x8 grid (default 4; shift = window / 2)')
     ap.add_argument('--lr', type=float, default=1e-3)
     ap.add_argument('--warmup', type=int, default=100)
     ap.add_argument('--seed', type=int, default=1)
@@ -236,6 +240,8 @@ def main():
                     help='stage 1: draw keyframe clips of MOTION W times as often (repeatable; default 1 each)')
     ap.add_argument('--soft-targets', metavar='D.npy:EPS:TAU',
                     help='stage 2: targets (1-EPS) one-hot + EPS softmax(-D[t]/TAU), D [V, V] the codes\' patch distances')
+    ap.add_argument('--round-weights', metavar='W1:W2:W3',
+                    help='stage 2: draw interpolation rounds 1, 2, 3 in these proportions (default equally)')
     ap.add_argument('--init', metavar='SAT_DIR', help='start from this checkpoint (same sizes) instead of random weights')
     a = ap.parse_args()
     if a.guided and a.stage != 1:
@@ -254,6 +260,8 @@ def main():
             ap.error('--motion-weight %s: expected MOTION=W, W a number' % item)
         if m not in MOTIONS or not 0 < mw[m] < math.inf:
             ap.error('--motion-weight %s: expected one of %s and a finite W > 0' % (item, ', '.join(MOTIONS)))
+    if a.window and a.stage != 2:
+        ap.error('--window is for stage 2 (stage 1 attends to all earlier frames)')
     if mw and a.stage != 1:
         ap.error('--motion-weight is for stage 1 (its keyframes carry the motion)')
     if a.soft_targets and a.stage != 2:
@@ -261,10 +269,21 @@ def main():
     if a.soft_targets and a.changed_weight:
         ap.error('--soft-targets and --changed-weight: choose one (the soft loss has no token weights)')
     soft = soft_targets(ap, a.soft_targets) if a.soft_targets else None
+    round_p = None
+    if a.round_weights:
+        try:
+            rw = [float(x) for x in a.round_weights.split(':')]
+        except ValueError:
+            rw = []
+        if len(rw) != 3 or not all(0 <= x < math.inf for x in rw) or sum(rw) <= 0:
+            ap.error('--round-weights %s: expected W1:W2:W3, three finite weights >= 0, not all 0' % a.round_weights)
+        if a.stage != 2:
+            ap.error('--round-weights is for stage 2')
+        round_p = np.array(rw) / sum(rw)
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
-    data = Batches(a.data, np.random.default_rng(a.seed), a.guided, a.uncond if a.guided else 0.0, mw)
+    data = Batches(a.data, np.random.default_rng(a.seed), a.guided, a.uncond if a.guided else 0.0, mw, round_p)
     vocab = data.boi + 10                                          # TINY.md: 512 + P + 10
     cfg = config(a, vocab)
     model = cogvideo_torch.CogVideoTorch(cfg)
