@@ -39,7 +39,8 @@ check "torch_agree.py make (random tiny models, save_sat, forward_teacher)" \
   "$PY" "$SRC/tests/torch_agree.py" make "$tmp/d" || { finish; exit 1; }
 cat "$tmp/log"
 TINY="--image-tokens 512 --frame-grid 8x8 --max-text-len 32 --frame-pos-offset 32 --extra-pos-offset 96"
-for m in s1 s2 s2w8; do
+# the models torch_agree.py made: the third column of its cases file
+for m in $(cut -d' ' -f3 "$tmp/d/cases" | sort -u); do
   check "convert the PyTorch checkpoint $m" \
     $CV convert "$tmp/d/$m" "$tmp/$m.gguf" --type f32 $TINY --quiet || { finish; exit 1; }
 done
