@@ -1,9 +1,9 @@
 #!/bin/sh
 # test_train_args.sh — issue 7: the training tools' stage-2 inputs
-# (tools/train/train_stage.py --soft-targets, --round-weights, --window;
-# patch_distances.py) refuse bad input with a one-line error naming the flag
-# or file and exit 2 (argparse), before any training starts.  Needs a Python
-# with torch and numpy; skipped (exit 77) without one.
+# (tools/train/train_stage.py --soft-targets, --round-weights, --window,
+# --parent-noise; patch_distances.py) refuse bad input with a one-line error
+# naming the flag or file and exit 2 (argparse), before any training
+# starts.  Needs a Python with torch and numpy; skipped (exit 77) without one.
 set -u
 NAME=train_args
 . "${top_srcdir:-.}/tests/cli_lib.sh"
@@ -48,6 +48,13 @@ refuses "expected W1:W2:W3" "an infinite round weight" $S2 --round-weights 1:inf
 refuses "is for stage 2" "round weights for stage 1" $PY $TS --stage 1 --data "$tmp/none.npz" --out "$tmp/o" --round-weights 1:1:2
 refuses "invalid choice: 3" "a window that does not divide the grid" $S2 --window 3
 refuses "is for stage 2" "a window for stage 1" $PY $TS --stage 1 --data "$tmp/none.npz" --out "$tmp/o" --window 8
+# stage 2's parent noise.
+refuses "expected D.npy:P:TAU" "parent noise without TAU" $S2 --parent-noise "$tmp/d512.npy:0.1"
+refuses "expected 0 <= P <= 1 and TAU > 0" "parent noise P > 1" $S2 --parent-noise "$tmp/d512.npy:2:0.1"
+refuses "expected 0 <= P <= 1 and TAU > 0" "parent noise TAU < 0" $S2 --parent-noise "$tmp/d512.npy:0.1:-1"
+refuses "cannot read $tmp/junk.npy" "parent noise D not an .npy" $S2 --parent-noise "$tmp/junk.npy:0.1:0.1"
+refuses "D is (3, 3), expected \[512, 512\]" "parent noise D of the wrong shape" $S2 --parent-noise "$tmp/d3.npy:0.1:0.1"
+refuses "is for stage 2" "parent noise for stage 1" $PY $TS --stage 1 --data "$tmp/none.npz" --out "$tmp/o" --parent-noise "$tmp/d512.npy:0.1:0.1"
 n=$((n + 1)); [ ! -e "$tmp/out-sat" ] || fail "a refused run wrote $tmp/out-sat"
 
 # patch_distances.py: clips and tokens that do not match.

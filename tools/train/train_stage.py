@@ -6,6 +6,7 @@
                  [--motion-weight MOTION=W ...]   (stage 1: draw MOTION's clips W x as often)
                  [--soft-targets D.npy:EPS:TAU]   (stage 2: soft targets, patch_distances.py)
                  [--window W] [--round-weights W1:W2:W3]   (stage 2: Swin window; how often each round is drawn)
+                 [--parent-noise D.npy:P:TAU]     (stage 2: swap given tokens for look-alike codes)
 
 TOKENS.npz comes from prepare.py.  The objectives are the original's
 (CogVideo paper §3; the sequences are exactly those `cogvideo generate`
@@ -67,6 +68,7 @@ class Batches:
         self.dur = {k[4:]: d[k].astype(np.int64) for k in d.files if k.startswith('dur_')}
         self.rng = rng
         self.round_p = round_p          # None: rounds drawn uniformly (rng.integers, as before)
+        self.noise = None               # (P, row-wise CDF [V, V]): --parent-noise
         self.uncond = uncond
         self.video = self.text
         if guided:
@@ -120,7 +122,26 @@ class Batches:
         return text, [a, a + sp, a + 2 * sp, a + sp // 2, a + 3 * sp // 2]
 
     def interpolation(self, B):
-        return self._batch(B, self._interpolation_job)
+        seq, tl = self._batch(B, self._interpolation_job)
+        if self.noise is not None:
+            self._swap_parents(seq, tl)
+        return seq, tl
+
+    def _swap_parents(self, seq, tl):
+        """--parent-noise: each token of the three given frames is, with
+        probability P, replaced by another code drawn from softmax(-D[t] /
+        TAU) over the codes != t.  Why: at inference the parents of round 1
+        are stage 1's keyframes, whose edges are a little off where the
+        training clips' are exact; stage 2 should interpolate the object
+        they show, not copy their flaws."""
+        P, cum = self.noise
+        for b in range(seq.shape[0]):
+            s = int(tl[b]) + 1
+            given = seq[b, s:s + 3 * FRAME].numpy()
+            hit = np.flatnonzero(self.rng.random(given.shape[0]) < P)
+            u = self.rng.random(len(hit))
+            new = (cum[given[hit]] < u[:, None]).sum(1)
+            seq[b, s + hit] = torch.from_numpy(np.minimum(new, cum.shape[1] - 1))
 
 
 def loss_of(model, seq, tl, mode, first_frame, n_frames, weight=None, soft=None):
@@ -185,6 +206,27 @@ def soft_targets(ap, spec, n_codes=512):
     return ((1 - eps) * torch.eye(n_codes, dtype=torch.float64) + eps * torch.softmax(-d / tau, dim=1)).float()
 
 
+def parent_noise(ap, spec, n_codes=512):
+    """--parent-noise D.npy:P:TAU -> (P, CDF rows of softmax(-D[t] / TAU)
+    with the diagonal removed)."""
+    try:
+        f, pr, t = spec.rsplit(':', 2)
+        p, tau = float(pr), float(t)
+    except ValueError:
+        ap.error('--parent-noise %s: expected D.npy:P:TAU' % spec)
+    if not (0 <= p <= 1 and tau > 0):
+        ap.error('--parent-noise %s: expected 0 <= P <= 1 and TAU > 0' % spec)
+    try:
+        d = np.load(f).astype(np.float64)
+    except (OSError, ValueError) as e:
+        ap.error('--parent-noise %s: cannot read %s (%s)' % (spec, f, e))
+    if d.shape != (n_codes, n_codes):
+        ap.error('--parent-noise %s: D is %s, expected [%d, %d]' % (spec, d.shape, n_codes, n_codes))
+    np.fill_diagonal(d, np.inf)
+    w = np.exp(-(d - d.min(1, keepdims=True)) / tau)
+    return p, np.cumsum(w / w.sum(1, keepdims=True), axis=1)
+
+
 def step_loss(model, data, stage, B, weight=None, soft=None):
     """The objective of one training step (a fresh batch from data)."""
     if stage == 1:
@@ -242,6 +284,9 @@ def main():
                     help='stage 2: targets (1-EPS) one-hot + EPS softmax(-D[t]/TAU), D [V, V] the codes\' patch distances')
     ap.add_argument('--round-weights', metavar='W1:W2:W3',
                     help='stage 2: draw interpolation rounds 1, 2, 3 in these proportions (default equally)')
+    ap.add_argument('--parent-noise', metavar='D.npy:P:TAU',
+                    help='stage 2: replace each given-frame token, with probability P, by a look-alike code '
+                         '(softmax(-D[t]/TAU) over the others)')
     ap.add_argument('--init', metavar='SAT_DIR', help='start from this checkpoint (same sizes) instead of random weights')
     a = ap.parse_args()
     if a.guided and a.stage != 1:
@@ -281,9 +326,14 @@ def main():
             ap.error('--round-weights is for stage 2')
         round_p = np.array(rw) / sum(rw)
 
+    if a.parent_noise and a.stage != 2:
+        ap.error('--parent-noise is for stage 2 (its given frames are parents)')
+    noise = parent_noise(ap, a.parent_noise) if a.parent_noise else None
+
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     data = Batches(a.data, np.random.default_rng(a.seed), a.guided, a.uncond if a.guided else 0.0, mw, round_p)
+    data.noise = noise
     vocab = data.boi + 10                                          # TINY.md: 512 + P + 10
     cfg = config(a, vocab)
     model = cogvideo_torch.CogVideoTorch(cfg)
