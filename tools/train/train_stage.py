@@ -184,44 +184,41 @@ def changed_weight(k):
     return weight
 
 
+def distance_spec(ap, flag, x, spec, n_codes=512):
+    """FLAG D.npy:X:TAU -> (D [n_codes, n_codes] float64, X, TAU), with
+    0 <= X <= 1 and TAU > 0; argparse errors naming the flag otherwise."""
+    form = 'D.npy:%s:TAU' % x
+    try:
+        f, xs, t = spec.rsplit(':', 2)
+        xv, tau = float(xs), float(t)
+    except ValueError:
+        ap.error('%s %s: expected %s' % (flag, spec, form))
+    if not (0 <= xv <= 1 and tau > 0):
+        ap.error('%s %s: expected 0 <= %s <= 1 and TAU > 0' % (flag, spec, x))
+    try:
+        d = np.load(f).astype(np.float64)
+    except (OSError, ValueError) as e:
+        ap.error('%s %s: cannot read %s (%s)' % (flag, spec, f, e))
+    if d.shape != (n_codes, n_codes):
+        ap.error('%s %s: D is %s, expected [%d, %d]' % (flag, spec, tuple(d.shape), n_codes, n_codes))
+    return d, xv, tau
+
+
 def soft_targets(ap, spec, n_codes=512):
     """--soft-targets D.npy:EPS:TAU -> [n_codes, n_codes] target rows
     (1 - EPS) one-hot(t) + EPS softmax(-D[t] / TAU); D from
     patch_distances.py (mean squared difference of the codes' pixel
     patches).  The ninth version's stage 2 (TINY.md, "Soft targets and a
     larger stage-2 learning rate")."""
-    try:
-        f, e, t = spec.rsplit(':', 2)
-        eps, tau = float(e), float(t)
-    except ValueError:
-        ap.error('--soft-targets %s: expected D.npy:EPS:TAU' % spec)
-    if not (0 <= eps <= 1 and tau > 0):
-        ap.error('--soft-targets %s: expected 0 <= EPS <= 1 and TAU > 0' % spec)
-    try:
-        d = torch.from_numpy(np.load(f)).double()
-    except (OSError, ValueError) as e:
-        ap.error('--soft-targets %s: cannot read %s (%s)' % (spec, f, e))
-    if d.shape != (n_codes, n_codes):
-        ap.error('--soft-targets %s: D is %s, expected [%d, %d]' % (spec, tuple(d.shape), n_codes, n_codes))
+    d, eps, tau = distance_spec(ap, '--soft-targets', 'EPS', spec, n_codes)
+    d = torch.from_numpy(d)
     return ((1 - eps) * torch.eye(n_codes, dtype=torch.float64) + eps * torch.softmax(-d / tau, dim=1)).float()
 
 
 def parent_noise(ap, spec, n_codes=512):
     """--parent-noise D.npy:P:TAU -> (P, CDF rows of softmax(-D[t] / TAU)
     with the diagonal removed)."""
-    try:
-        f, pr, t = spec.rsplit(':', 2)
-        p, tau = float(pr), float(t)
-    except ValueError:
-        ap.error('--parent-noise %s: expected D.npy:P:TAU' % spec)
-    if not (0 <= p <= 1 and tau > 0):
-        ap.error('--parent-noise %s: expected 0 <= P <= 1 and TAU > 0' % spec)
-    try:
-        d = np.load(f).astype(np.float64)
-    except (OSError, ValueError) as e:
-        ap.error('--parent-noise %s: cannot read %s (%s)' % (spec, f, e))
-    if d.shape != (n_codes, n_codes):
-        ap.error('--parent-noise %s: D is %s, expected [%d, %d]' % (spec, d.shape, n_codes, n_codes))
+    d, p, tau = distance_spec(ap, '--parent-noise', 'P', spec, n_codes)
     np.fill_diagonal(d, np.inf)
     w = np.exp(-(d - d.min(1, keepdims=True)) / tau)
     return p, np.cumsum(w / w.sum(1, keepdims=True), axis=1)
