@@ -30,15 +30,21 @@ refuses() {
 printf 'not an npy file\n' >"$tmp/junk.npy"
 head -c 200 "$tmp/d512.npy" >"$tmp/short.npy"
 S2="$PY $TS --stage 2 --data $tmp/none.npz --out $tmp/out-sat"
-refuses "expected D.npy:EPS:TAU" "no EPS/TAU" $S2 --soft-targets "$tmp/d512.npy:0.3"
-refuses "expected D.npy:EPS:TAU" "EPS not a number" $S2 --soft-targets "$tmp/d512.npy:x:0.1"
-refuses "expected 0 <= EPS <= 1 and TAU > 0" "EPS > 1" $S2 --soft-targets "$tmp/d512.npy:1.5:0.1"
-refuses "expected 0 <= EPS <= 1 and TAU > 0" "TAU 0" $S2 --soft-targets "$tmp/d512.npy:0.3:0"
-refuses "cannot read $tmp/missing.npy" "missing D" $S2 --soft-targets "$tmp/missing.npy:0.3:0.1"
-refuses "cannot read $tmp/junk.npy" "not an .npy" $S2 --soft-targets "$tmp/junk.npy:0.3:0.1"
-refuses "cannot read $tmp/short.npy" "truncated .npy" $S2 --soft-targets "$tmp/short.npy:0.3:0.1"
-refuses "D is (3, 3), expected \[512, 512\]" "D of the wrong shape" $S2 --soft-targets "$tmp/d3.npy:0.3:0.1"
-refuses "is for stage 2" "stage 1" $PY $TS --stage 1 --data "$tmp/none.npz" --out "$tmp/o" --soft-targets "$tmp/d512.npy:0.3:0.1"
+# --soft-targets D.npy:EPS:TAU and --parent-noise D.npy:P:TAU share one
+# reader (train_stage.py distance_spec): the same refusals for both.
+for fx in --soft-targets:EPS --parent-noise:P; do
+  f=${fx%%:*} x=${fx#*:}
+  refuses "expected D.npy:$x:TAU" "$f: no $x/TAU" $S2 $f "$tmp/d512.npy:0.3"
+  refuses "expected D.npy:$x:TAU" "$f: $x not a number" $S2 $f "$tmp/d512.npy:x:0.1"
+  refuses "expected 0 <= $x <= 1 and TAU > 0" "$f: $x > 1" $S2 $f "$tmp/d512.npy:1.5:0.1"
+  refuses "expected 0 <= $x <= 1 and TAU > 0" "$f: TAU 0" $S2 $f "$tmp/d512.npy:0.3:0"
+  refuses "expected 0 <= $x <= 1 and TAU > 0" "$f: TAU < 0" $S2 $f "$tmp/d512.npy:0.3:-1"
+  refuses "cannot read $tmp/missing.npy" "$f: missing D" $S2 $f "$tmp/missing.npy:0.3:0.1"
+  refuses "cannot read $tmp/junk.npy" "$f: not an .npy" $S2 $f "$tmp/junk.npy:0.3:0.1"
+  refuses "cannot read $tmp/short.npy" "$f: truncated .npy" $S2 $f "$tmp/short.npy:0.3:0.1"
+  refuses "D is (3, 3), expected \[512, 512\]" "$f: D of the wrong shape" $S2 $f "$tmp/d3.npy:0.3:0.1"
+  refuses "is for stage 2" "$f for stage 1" $PY $TS --stage 1 --data "$tmp/none.npz" --out "$tmp/o" $f "$tmp/d512.npy:0.3:0.1"
+done
 refuses "choose one" "with --changed-weight" $S2 --soft-targets "$tmp/d512.npy:0.3:0.1" --changed-weight 2
 # stage 2's Swin window and round draw.
 refuses "expected W1:W2:W3" "two round weights" $S2 --round-weights 1:2
@@ -48,13 +54,6 @@ refuses "expected W1:W2:W3" "an infinite round weight" $S2 --round-weights 1:inf
 refuses "is for stage 2" "round weights for stage 1" $PY $TS --stage 1 --data "$tmp/none.npz" --out "$tmp/o" --round-weights 1:1:2
 refuses "invalid choice: 3" "a window that does not divide the grid" $S2 --window 3
 refuses "is for stage 2" "a window for stage 1" $PY $TS --stage 1 --data "$tmp/none.npz" --out "$tmp/o" --window 8
-# stage 2's parent noise.
-refuses "expected D.npy:P:TAU" "parent noise without TAU" $S2 --parent-noise "$tmp/d512.npy:0.1"
-refuses "expected 0 <= P <= 1 and TAU > 0" "parent noise P > 1" $S2 --parent-noise "$tmp/d512.npy:2:0.1"
-refuses "expected 0 <= P <= 1 and TAU > 0" "parent noise TAU < 0" $S2 --parent-noise "$tmp/d512.npy:0.1:-1"
-refuses "cannot read $tmp/junk.npy" "parent noise D not an .npy" $S2 --parent-noise "$tmp/junk.npy:0.1:0.1"
-refuses "D is (3, 3), expected \[512, 512\]" "parent noise D of the wrong shape" $S2 --parent-noise "$tmp/d3.npy:0.1:0.1"
-refuses "is for stage 2" "parent noise for stage 1" $PY $TS --stage 1 --data "$tmp/none.npz" --out "$tmp/o" --parent-noise "$tmp/d512.npy:0.1:0.1"
 n=$((n + 1)); [ ! -e "$tmp/out-sat" ] || fail "a refused run wrote $tmp/out-sat"
 
 # patch_distances.py: clips and tokens that do not match.

@@ -52,7 +52,7 @@ KEY_STEP = 8          # 4 s in units of 0.5 s (the clip's frame spacing)
 class Batches:
     """Draws training sequences from TOKENS.npz with a seeded numpy RNG."""
 
-    def __init__(self, path, rng, guided=False, uncond=0.0, motion_weight=None, round_p=None):
+    def __init__(self, path, rng, guided=False, uncond=0.0, motion_weight=None, round_p=None, noise=None):
         d = np.load(path, allow_pickle=False)
         self.frames = d['frames'].astype(np.int64)
         # Keyframe clips drawn in proportion to their motion's weight (None:
@@ -68,7 +68,7 @@ class Batches:
         self.dur = {k[4:]: d[k].astype(np.int64) for k in d.files if k.startswith('dur_')}
         self.rng = rng
         self.round_p = round_p          # None: rounds drawn uniformly (rng.integers, as before)
-        self.noise = None               # (P, row-wise CDF [V, V]): --parent-noise
+        self.noise = noise              # None, or (P, row-wise CDF [V, V]): --parent-noise
         self.uncond = uncond
         self.video = self.text
         if guided:
@@ -187,12 +187,11 @@ def changed_weight(k):
 def distance_spec(ap, flag, x, spec, n_codes=512):
     """FLAG D.npy:X:TAU -> (D [n_codes, n_codes] float64, X, TAU), with
     0 <= X <= 1 and TAU > 0; argparse errors naming the flag otherwise."""
-    form = 'D.npy:%s:TAU' % x
     try:
         f, xs, t = spec.rsplit(':', 2)
         xv, tau = float(xs), float(t)
     except ValueError:
-        ap.error('%s %s: expected %s' % (flag, spec, form))
+        ap.error('%s %s: expected D.npy:%s:TAU' % (flag, spec, x))
     if not (0 <= xv <= 1 and tau > 0):
         ap.error('%s %s: expected 0 <= %s <= 1 and TAU > 0' % (flag, spec, x))
     try:
@@ -329,8 +328,7 @@ def main():
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
-    data = Batches(a.data, np.random.default_rng(a.seed), a.guided, a.uncond if a.guided else 0.0, mw, round_p)
-    data.noise = noise
+    data = Batches(a.data, np.random.default_rng(a.seed), a.guided, a.uncond if a.guided else 0.0, mw, round_p, noise)
     vocab = data.boi + 10                                          # TINY.md: 512 + P + 10
     cfg = config(a, vocab)
     model = cogvideo_torch.CogVideoTorch(cfg)
