@@ -1,9 +1,9 @@
 #!/bin/sh
-# test_train_args.sh — issue 7: the training tools' stage-2 inputs
+# test_train_args.sh — issue 7: the training tools' inputs
 # (tools/train/train_stage.py --soft-targets, --round-weights, --window,
-# --parent-noise; patch_distances.py) refuse bad input with a one-line error
-# naming the flag or file and exit 2 (argparse), before any training
-# starts.  Needs a Python with torch and numpy; skipped (exit 77) without one.
+# --parent-noise, data whose needed frames are not encoded;
+# patch_distances.py) refuse bad input with a one-line error naming the
+# flag or file and exit 2 (argparse), before any training starts.  Needs a Python with torch and numpy; skipped (exit 77) without one.
 set -u
 NAME=train_args
 . "${top_srcdir:-.}/tests/cli_lib.sh"
@@ -55,6 +55,26 @@ refuses "is for stage 2" "round weights for stage 1" $PY $TS --stage 1 --data "$
 refuses "invalid choice: 3" "a window that does not divide the grid" $S2 --window 3
 refuses "is for stage 2" "a window for stage 1" $PY $TS --stage 1 --data "$tmp/none.npz" --out "$tmp/o" --window 8
 n=$((n + 1)); [ ! -e "$tmp/out-sat" ] || fail "a refused run wrote $tmp/out-sat"
+
+# A keyframes-only TOKENS.npz (prepare.py --keyframes-only: frames other
+# than every 8th are -1): stage 2, which trains on every frame, refuses it;
+# stage 1, which reads only the keyframes, trains on it.
+"$PY" -c "
+import numpy as np
+f = np.full((2, 33, 64), -1, np.int16); f[:, ::8] = 7
+t = np.full((2, 32), -1, np.int32); t[:, :3] = [520, 521, 522]
+d = {'frames': f, 'boi': np.int64(612), 'n_id': np.int64(516), 'phrasings': np.array('[\"canonical\"]'),
+     'specs': np.array('[{}, {}]'), 'guider': np.array([530], np.int32)}
+for k in ('text_first_', 'text_', 'text_guided_'):
+    d[k + 'canonical'] = t
+for s in ('4.0', '2.0', '1.0', '0.5'):
+    d['dur_' + s] = np.array([540, 516], np.int32)
+np.savez('$tmp/keyframes.npz', **d)"
+refuses "frames stage 2 trains on are not encoded" "stage 2 on keyframes-only tokens" \
+  $PY $TS --stage 2 --data "$tmp/keyframes.npz" --out "$tmp/out-sat" --layers 1 --hidden 16 --heads 2 --steps 1
+n=$((n + 1)); [ ! -e "$tmp/out-sat" ] || fail "a refused run wrote $tmp/out-sat"
+check "stage 1 on keyframes-only tokens" $PY $TS --stage 1 --guided --data "$tmp/keyframes.npz" --out "$tmp/s1-sat" \
+  --layers 1 --hidden 16 --heads 2 --steps 1
 
 # patch_distances.py: clips and tokens that do not match.
 "$PY" -c "

@@ -1,12 +1,17 @@
 #!/usr/bin/python3
 """prepare.py — turn rendered clips into the transformer trainers' input.
 
-  prepare.py --clips CLIPS.npz --vqvae VQ_DIR --tokenizer tiny.model \
-             --cogvideo BIN --out TOKENS.npz
+  prepare.py --clips CLIPS.npz [MORE.npz ...] --vqvae VQ_DIR \
+             --tokenizer tiny.model --cogvideo BIN --out TOKENS.npz
 
 CLIPS.npz is tools/tinydata's dataset (frames uint8 [N, 33, 64, 64, 3] at
-t = 0, 0.5, ..., 16 s, and the clips' specs).  Every frame is encoded with
-the trained VQVAE's encoder into 8 x 8 image ids; every caption the trainers
+t = 0, 0.5, ..., 16 s, and the clips' specs); several files are one data
+set, their clips in the order given.  --keyframes-only encodes just the
+frames stage 1 trains on (t = 0, 4, 8, 12, 16 s) and writes -1 for the
+others: train-tiny gives stage 1 four times the clips stage 2 and the VQVAE
+see (TINY.md, "Stage 1 on 16000 clips"), and encoding only their keyframes
+costs 5 frames of 33.  Every (kept) frame is encoded with the trained VQVAE's
+encoder into 8 x 8 image ids; every caption the trainers
 use is encoded by the C tokenizer (`cogvideo tokenize`), so that training sees
 exactly the ids `cogvideo generate` feeds (pipeline.c):
   first frame:  enc(caption + first_frame_suffix)
@@ -37,10 +42,18 @@ DURATION_FORMAT = '{}秒'
 GUIDED_SUFFIX = ' 视频'     # the release's, as pipeline_config.c
 GUIDER_TEXT = '视频'
 SECONDS = (4.0, 2.0, 1.0, 0.5)
+KEY_STEP = 8           # stage 1's keyframes: every 8th frame (4 s apart)
 
 
 def c_tokenize(cogvideo, model, texts, image_tokens):
-    """ids of each text, by the C tokenizer (one process for all texts)."""
+    """ids of each text, by the C tokenizer (a process per 500 distinct
+    texts; captions repeat across clips, so each is tokenized once)."""
+    uniq = sorted(set(texts))
+    ids = dict(zip(uniq, c_tokenize_all(cogvideo, model, uniq, image_tokens)))
+    return [ids[t] for t in texts]
+
+
+def c_tokenize_all(cogvideo, model, texts, image_tokens):
     out = []
     with tempfile.TemporaryDirectory() as d:
         names = []
@@ -69,14 +82,32 @@ def padded(rows):
     return a
 
 
+def encode_clips(path, enc, vqvae, every):
+    """(ids int16 [N, 33, 64], specs) of one tinydata file; frames 0,
+    every, 2 * every, ... are encoded, the others are -1."""
+    clips = np.load(path, allow_pickle=False)
+    frames = clips['frames']
+    n, t = frames.shape[:2]
+    ids = np.full((n, t, 64), -1, np.int16)
+    k = len(range(0, t, every))
+    for i in range(0, n, 64):
+        chunk = frames[i:i + 64, ::every].reshape(-1, 64, 64, 3)
+        ids[i:i + 64, ::every] = vqvae.encode(chunk, enc).reshape(-1, k, 64)
+        print('prepare: %s: encoded %d / %d clips' % (path, min(i + 64, n), n), file=sys.stderr, end='\r')
+    print(file=sys.stderr)
+    return ids, [json.loads(s) for s in clips['specs']]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--clips', required=True)
+    ap.add_argument('--clips', required=True, nargs='+')
     ap.add_argument('--vqvae', required=True, help='directory of the trained VQVAE (tools/train/vqvae.py)')
     ap.add_argument('--tokenizer', required=True, help='tiny.model (SentencePiece, icetk layout)')
     ap.add_argument('--cogvideo', required=True)
     ap.add_argument('--image-tokens', type=int, default=512)
     ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--keyframes-only', action='store_true',
+                    help="encode only stage 1's frames (every 8th, from 0); the others are -1")
     ap.add_argument('--out', required=True)
     a = ap.parse_args()
 
@@ -85,17 +116,14 @@ def main():
     import vqvae
     torch.set_num_threads(a.threads)
 
-    clips = np.load(a.clips, allow_pickle=False)
-    frames = clips['frames']
-    specs = [json.loads(s) for s in clips['specs']]
-    n, t = frames.shape[:2]
     enc = vqvae.load(a.vqvae)
-    ids = np.empty((n, t, 64), np.int16)
-    for i in range(0, n, 64):
-        chunk = frames[i:i + 64].reshape(-1, 64, 64, 3)
-        ids[i:i + 64] = vqvae.encode(chunk, enc).reshape(-1, t, 64)
-        print('prepare: encoded %d / %d clips' % (min(i + 64, n), n), file=sys.stderr, end='\r')
-    print(file=sys.stderr)
+    parts, specs = [], []
+    for path in a.clips:            # one file at a time: each holds ~1.6 GB of frames
+        ids, more = encode_clips(path, enc, vqvae, KEY_STEP if a.keyframes_only else 1)
+        parts.append(ids)
+        specs += more
+    ids = np.concatenate(parts)
+    n, t = ids.shape[:2]
 
     phrasings = tinydata.PHRASINGS
     caps = [[tinydata.caption(s, p) for p in phrasings] for s in specs]

@@ -329,6 +329,10 @@ def main():
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     data = Batches(a.data, np.random.default_rng(a.seed), a.guided, a.uncond if a.guided else 0.0, mw, round_p, noise)
+    need = data.frames if a.stage == 2 else data.frames[:, ::KEY_STEP]
+    if (need < 0).any():        # prepare.py --keyframes-only writes -1 for frames it skipped
+        ap.error('--data %s: frames stage %d trains on are not encoded (prepare.py --keyframes-only '
+                 'encodes stage 1\'s only)' % (a.data, a.stage))
     vocab = data.boi + 10                                          # TINY.md: 512 + P + 10
     cfg = config(a, vocab)
     model = cogvideo_torch.CogVideoTorch(cfg)
