@@ -3,7 +3,8 @@
 # (tools/train/train_stage.py --soft-targets, --round-weights, --window,
 # --parent-noise, data whose needed frames are not encoded;
 # patch_distances.py) refuse bad input with a one-line error naming the
-# flag or file and exit 2 (argparse), before any training starts.  Needs a Python with torch and numpy; skipped (exit 77) without one.
+# flag or file and exit 2 (argparse), before any training starts.  Needs a
+# Python with torch and numpy; skipped (exit 77) without one.
 set -u
 NAME=train_args
 . "${top_srcdir:-.}/tests/cli_lib.sh"

@@ -35,6 +35,7 @@ import numpy as np
 SIZE = 64                       # frame width = height (pixels)
 CLIP_SECONDS = 16.0
 TIMES = np.arange(33) * 0.5     # the dataset's frame times: 0, 0.5, ..., 16
+KEY_STEP = 8                    # frames between keyframes: 4 s at the 0.5 s spacing
 SS = 4                          # supersampling factor per axis
 
 SHAPES = ('circle', 'square', 'triangle')

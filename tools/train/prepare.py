@@ -42,7 +42,6 @@ DURATION_FORMAT = '{}秒'
 GUIDED_SUFFIX = ' 视频'     # the release's, as pipeline_config.c
 GUIDER_TEXT = '视频'
 SECONDS = (4.0, 2.0, 1.0, 0.5)
-KEY_STEP = 8           # stage 1's keyframes: every 8th frame (4 s apart)
 
 
 def c_tokenize(cogvideo, model, texts, image_tokens):
@@ -119,7 +118,7 @@ def main():
     enc = vqvae.load(a.vqvae)
     parts, specs = [], []
     for path in a.clips:            # one file at a time: each holds ~1.6 GB of frames
-        ids, more = encode_clips(path, enc, vqvae, KEY_STEP if a.keyframes_only else 1)
+        ids, more = encode_clips(path, enc, vqvae, tinydata.KEY_STEP if a.keyframes_only else 1)
         parts.append(ids)
         specs += more
     ids = np.concatenate(parts)

@@ -43,10 +43,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, '..', 'tinydata'))
 import cogvideo_torch  # noqa: E402
-from tinydata import MOTIONS  # noqa: E402
+from tinydata import KEY_STEP, MOTIONS  # noqa: E402
 
 FRAME = 64            # tokens per frame (8 x 8)
-KEY_STEP = 8          # 4 s in units of 0.5 s (the clip's frame spacing)
 
 
 class Batches:
